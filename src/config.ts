@@ -1,0 +1,143 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { InputError } from "./errors.js";
+
+/**
+ * The one configuration schema. Parsed once at start-up (flags > environment > file > defaults);
+ * everything else receives the parsed object as an argument. No other module reads process.env.
+ */
+export const ConfigSchema = Type.Object({
+  host: Type.String({ default: "127.0.0.1" }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  dataDir: Type.String({ default: "./.mlops" }),
+  /** Unset: SQLite file in the data dir. `postgres://...`: PostgreSQL. */
+  databaseUrl: Type.Optional(Type.String()),
+  /** PostgreSQL schema to use (created if missing). */
+  databaseSchema: Type.String({ default: "public" }),
+  /** The initial admin token, for automation. */
+  adminToken: Type.Optional(Type.String({ minLength: 16 })),
+  /** Public URL of this server, as workloads and clients reach it. Defaults to http://host:port. */
+  publicUrl: Type.Optional(Type.String()),
+  bodyLimitBytes: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024 }),
+  leaseTtlMs: Type.Integer({ minimum: 200, default: 15_000 }),
+  logLevel: Type.Union(
+    [
+      Type.Literal("fatal"),
+      Type.Literal("error"),
+      Type.Literal("warn"),
+      Type.Literal("info"),
+      Type.Literal("debug"),
+      Type.Literal("silent"),
+    ],
+    { default: "info" },
+  ),
+  /** Declared GPUs where nvidia-smi finds none, e.g. "h100:4,a100:2". */
+  gpus: Type.Optional(Type.String()),
+  /** Python interpreter for workloads; unset = the first found that can import torch. */
+  python: Type.Optional(Type.String()),
+  /** Disable background loops (scheduler, canary, triggers): for tools and some tests. */
+  backgroundLoops: Type.Boolean({ default: true }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** How each setting is named on the command line and in the environment (for docs and parsing). */
+export const CONFIG_SOURCES: Record<keyof Config, { flag?: string; env?: string; description: string }> = {
+  host: { flag: "--host", env: "MLOPS_HOST", description: "Address to listen on" },
+  port: { flag: "--port", env: "MLOPS_PORT", description: "Port to listen on" },
+  dataDir: {
+    flag: "--data-dir",
+    env: "MLOPS_DATA_DIR",
+    description: "Data directory (SQLite file, artifacts, logs)",
+  },
+  databaseUrl: {
+    flag: "--database-url",
+    env: "DATABASE_URL",
+    description: "postgres://... for PostgreSQL; unset = SQLite",
+  },
+  databaseSchema: { env: "MLOPS_DATABASE_SCHEMA", description: "PostgreSQL schema (created if missing)" },
+  adminToken: { env: "MLOPS_ADMIN_TOKEN", description: "Initial admin token on first start" },
+  publicUrl: { flag: "--public-url", env: "MLOPS_PUBLIC_URL", description: "URL clients and workloads use" },
+  bodyLimitBytes: { env: "MLOPS_BODY_LIMIT_BYTES", description: "Maximum JSON request body size" },
+  leaseTtlMs: { env: "MLOPS_LEASE_TTL_MS", description: "Lease time-to-live for background work" },
+  logLevel: {
+    flag: "--log-level",
+    env: "MLOPS_LOG_LEVEL",
+    description: "fatal|error|warn|info|debug|silent",
+  },
+  gpus: {
+    flag: "--gpus",
+    env: "MLOPS_GPUS",
+    description: 'Declared GPUs when nvidia-smi finds none, e.g. "h100:4"',
+  },
+  python: { flag: "--python", env: "MLOPS_PYTHON", description: "Python interpreter for workloads" },
+  backgroundLoops: {
+    env: "MLOPS_BACKGROUND_LOOPS",
+    description: "Run scheduler/canary/trigger loops (true|false)",
+  },
+};
+
+export interface ConfigInput {
+  /** Values from command-line flags, keyed by config key. */
+  flags?: Partial<Record<keyof Config, unknown>>;
+  env?: Record<string, string | undefined>;
+  /** Path to a JSON config file (MLOPS_CONFIG or --config). */
+  file?: string;
+}
+
+export function loadConfig(input: ConfigInput = {}): Config {
+  const env = input.env ?? {};
+  const fromFile = input.file ? readConfigFile(input.file) : {};
+  const fromEnv: Record<string, unknown> = {};
+  for (const [key, source] of Object.entries(CONFIG_SOURCES)) {
+    const value = source.env ? env[source.env] : undefined;
+    if (value !== undefined && value !== "") fromEnv[key] = value;
+  }
+  const fromFlags = Object.fromEntries(Object.entries(input.flags ?? {}).filter(([, v]) => v !== undefined));
+  const merged = { ...fromFile, ...fromEnv, ...fromFlags };
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, merged));
+  const errors = [...Value.Errors(ConfigSchema, converted)];
+  if (errors.length > 0) {
+    const first = errors[0];
+    const key = first.path.replace(/^\//, "");
+    const source = CONFIG_SOURCES[key as keyof Config];
+    const name = source ? [source.flag, source.env].filter(Boolean).join("/") : key;
+    throw new InputError(
+      `invalid configuration ${name || key}: ${first.message} (got ${JSON.stringify(first.value)})`,
+    );
+  }
+  const config = converted as Config;
+  config.dataDir = path.resolve(config.dataDir);
+  if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    throw new InputError(
+      "invalid configuration DATABASE_URL: expected postgres://... (leave unset for SQLite)",
+    );
+  }
+  return config;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new InputError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new Error("not an object");
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new InputError(`config file ${file} is not a JSON object: ${(err as Error).message}`);
+  }
+}
+
+/** The URL clients and workloads should use to reach this server. */
+export function publicUrlOf(config: Config, boundPort?: number): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/$/, "");
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  return `http://${host}:${boundPort ?? config.port}`;
+}

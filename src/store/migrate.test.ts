@@ -1,0 +1,46 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { createTestDatabase, describeEachDatabase, type TestDatabase } from "../../test/support/databases.js";
+import { migrateDown, migrateToLatest, pendingMigrations } from "./migrate.js";
+import { migrations } from "./migrations/index.js";
+import type { Store } from "./open-store.js";
+
+describeEachDatabase("migrations", (kind) => {
+  let database: TestDatabase;
+  let store: Store;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(kind);
+    store = await database.open();
+  });
+  afterEach(async () => {
+    await store.close();
+    await database.cleanup();
+  });
+
+  it("migrates a database that holds data without losing it, and reports nothing pending", async () => {
+    // Apply only the first migration, write data, then apply the rest.
+    await migrateToLatest(store, migrations.slice(0, 1));
+    expect(await pendingMigrations(store)).toEqual(migrations.slice(1).map((m) => m.name));
+    await store.db
+      .insertInto("users")
+      .values({ id: "u1", name: "ada", role: "engineer", created_at: 1 })
+      .execute();
+    const applied = await migrateToLatest(store);
+    expect(applied).toEqual(migrations.slice(1).map((m) => m.name));
+    expect(await pendingMigrations(store)).toEqual([]);
+    const users = await store.db.selectFrom("users").selectAll().execute();
+    expect(users).toEqual([{ id: "u1", name: "ada", role: "engineer", created_at: 1, disabled: 0 }]);
+  });
+
+  it("runs every migration down and up again", async () => {
+    await migrateToLatest(store);
+    for (let i = 0; i < migrations.length; i++) await migrateDown(store);
+    expect(await pendingMigrations(store)).toHaveLength(migrations.length);
+    expect(await migrateToLatest(store)).toHaveLength(migrations.length);
+  });
+
+  it("is idempotent: a second run applies nothing", async () => {
+    await migrateToLatest(store);
+    expect(await migrateToLatest(store)).toEqual([]);
+  });
+});

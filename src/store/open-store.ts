@@ -1,0 +1,82 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import SqliteDatabase from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { postgresDialect, type SqlDialect, sqliteDialect } from "./dialect.js";
+import type { Database } from "./schema.js";
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: SqlDialect;
+  /** Human-readable location, without credentials. */
+  readonly location: string;
+  /** PostgreSQL schema; undefined on SQLite. */
+  readonly schema?: string;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** postgres://... ; when unset, a SQLite file is used. */
+  postgresUrl?: string;
+  /** PostgreSQL schema (created if missing). */
+  schema?: string;
+  /** SQLite file path (used when postgresUrl is unset). */
+  sqliteFile?: string;
+  /** Pool size for PostgreSQL. */
+  poolSize?: number;
+}
+
+// int8 (count(*), bigint columns) comes back from pg as a string by default; our values fit in a double.
+pg.types.setTypeParser(20, (value) => Number.parseInt(value, 10));
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  if (options.postgresUrl)
+    return openPostgres(options.postgresUrl, options.schema ?? "public", options.poolSize);
+  if (!options.sqliteFile) throw new Error("openStore: either postgresUrl or sqliteFile is required");
+  return openSqlite(options.sqliteFile);
+}
+
+function openSqlite(file: string): Store {
+  if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+  const database = new SqliteDatabase(file);
+  database.pragma("journal_mode = WAL");
+  database.pragma("synchronous = NORMAL");
+  database.pragma("busy_timeout = 5000");
+  database.pragma("foreign_keys = ON");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return {
+    db,
+    dialect: sqliteDialect,
+    location: `sqlite:${file}`,
+    close: () => db.destroy(),
+  };
+}
+
+async function openPostgres(url: string, schema: string, poolSize = 10): Promise<Store> {
+  if (!/^[a-z_][a-z0-9_]*$/i.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${schema}`);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    options: `-c search_path=${schema}`,
+    connectionTimeoutMillis: 5000,
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  } catch (err) {
+    await db.destroy();
+    throw new Error(`cannot reach PostgreSQL at ${redact(url)}: ${(err as Error).message}`);
+  }
+  return {
+    db,
+    dialect: postgresDialect(schema),
+    location: `${redact(url)} (schema ${schema})`,
+    schema,
+    close: () => db.destroy(),
+  };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
