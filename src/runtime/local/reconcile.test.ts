@@ -1,0 +1,121 @@
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { NotFoundError } from "../../errors.js";
+import { isProcessAlive } from "./proc.js";
+import {
+  createRuntime,
+  groupMembers,
+  jobDir,
+  makeLayout,
+  processesWithArg,
+  readAll,
+  type TestLayout,
+  uniqueMarker,
+} from "./test-harness.js";
+
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const RUNTIME_MODULE = new URL("./local-runtime.ts", import.meta.url).href;
+
+let layout: TestLayout | undefined;
+afterEach(() => layout?.cleanup());
+
+/**
+ * A control plane in its own process: starts replicas, reports their ids, then waits to be SIGKILLed —
+ * what a crash looks like from the replicas' side.
+ */
+async function crashingControlPlane(layout: TestLayout, sandbox: string, marker: string) {
+  const script = path.join(layout.root, "control-plane.mts");
+  const base = {
+    attempt: 0,
+    replicaIndex: 0,
+    env: {},
+    gpuDeviceIndices: [],
+    memoryMiB: 512,
+    timeoutSeconds: null,
+  };
+  const replicas = {
+    long: { ...base, jobId: "long", command: ["/bin/sh", "hang.sh"], workDir: jobDir(layout, "long") },
+    quick: { ...base, jobId: "quick", command: ["/bin/sh", "crash.sh"], workDir: jobDir(layout, "quick") },
+    later: {
+      ...base,
+      jobId: "later",
+      command: ["/bin/sh", "-c", "sleep 1; exit 7"],
+      workDir: jobDir(layout, "later"),
+    },
+    victim: {
+      ...base,
+      jobId: "victim",
+      command: ["/bin/sh", "-c", `sleep ${marker}`],
+      workDir: jobDir(layout, "victim"),
+    },
+  };
+  writeFileSync(
+    script,
+    `import { LocalRuntime } from ${JSON.stringify(RUNTIME_MODULE)};
+const runtime = await LocalRuntime.create(${JSON.stringify({ stateDir: layout.stateDir, logDir: layout.logDir, sandbox })});
+const ids = {};
+for (const [name, spec] of Object.entries(${JSON.stringify(replicas)})) ids[name] = (await runtime.start(spec)).replicaId;
+console.log(JSON.stringify(ids));
+setInterval(() => {}, 1000);
+`,
+  );
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const ids = await new Promise<Record<keyof typeof replicas, string>>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("\n")) resolve(JSON.parse(out.split("\n")[0]));
+    });
+    child.once("exit", (code) => reject(new Error(`control plane exited early (${code})`)));
+  });
+  return { child, ids };
+}
+
+describe.each(["auto", "none"] as const)("after a control-plane crash (sandbox: %s)", (sandbox) => {
+  it("a fresh runtime finds running, finished and lost replicas, and leaves nothing running", async () => {
+    layout = makeLayout("reconcile-");
+    const marker = uniqueMarker();
+    const { child, ids } = await crashingControlPlane(layout, sandbox, marker);
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+
+    // The victim's supervisor dies too, so nobody is left to record how its replica ended.
+    const victimProcess = JSON.parse(
+      readFileSync(path.join(layout.stateDir, "replicas", ids.victim, "process.json"), "utf8"),
+    ) as { supervisorPid: number; supervisorStartTicks: number };
+    process.kill(victimProcess.supervisorPid, "SIGKILL");
+    // "later" ends while no control plane runs; its supervisor still records the exit.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    const runtime = await createRuntime(layout, { sandbox });
+    const statuses = new Map((await runtime.reconcile()).map((status) => [status.replicaId, status]));
+    expect(statuses.get(ids.long)).toMatchObject({ state: "running", jobId: "long" });
+    expect(statuses.get(ids.quick)).toMatchObject({ state: "exited", exit: { end: "exited", exitCode: 3 } });
+    expect(statuses.get(ids.later)).toMatchObject({ state: "exited", exit: { end: "exited", exitCode: 7 } });
+    expect(statuses.get(ids.victim)).toMatchObject({ state: "lost", exit: { end: "lost", exitCode: null } });
+    if (sandbox === "none") {
+      // Unsandboxed, the workload outlived its supervisor: reconciling is what killed it.
+      expect(statuses.get(ids.victim)?.exit?.message).toMatch(/killed \d+ leftover process/);
+    }
+    expect(isProcessAlive(victimProcess.supervisorPid, victimProcess.supervisorStartTicks)).toBe(false);
+    expect(processesWithArg(marker)).toEqual([]);
+
+    // The new process can wait for, stop and read what the old one started.
+    const waited = runtime.wait(ids.long);
+    const stopped = await runtime.stop(ids.long, { graceMs: 1000 });
+    expect(stopped).toMatchObject({ end: "stopped", signal: "SIGTERM" });
+    expect(await waited).toEqual(stopped);
+    expect(groupMembers(runtime, ids.long)).toEqual([]);
+    expect(await runtime.wait(ids.quick)).toMatchObject({ exitCode: 3 });
+    expect((await readAll(runtime.logs(ids.quick))).stderr.toString()).toBe("fatal: something broke\n");
+    await expect(runtime.wait("nope.a0.r0")).rejects.toThrow(NotFoundError);
+    await runtime.close();
+  });
+});
