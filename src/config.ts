@@ -37,8 +37,12 @@ export const ConfigSchema = Type.Object({
   gpus: Type.Optional(Type.String()),
   /** Python interpreter for workloads; unset = the first found that can import torch. */
   python: Type.Optional(Type.String()),
+  /** Seconds between SIGTERM and SIGKILL when a job is cancelled or times out. */
+  jobStopGraceSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 10 }),
   /** Disable background loops (scheduler, canary, triggers): for tools and some tests. */
   backgroundLoops: Type.Boolean({ default: true }),
+  /** Hosts (comma-separated) besides loopback and this server that Label Studio image URLs may name. */
+  servingImageHosts: Type.Optional(Type.String()),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -73,9 +77,17 @@ export const CONFIG_SOURCES: Record<keyof Config, { flag?: string; env?: string;
     description: 'Declared GPUs when nvidia-smi finds none, e.g. "h100:4"',
   },
   python: { flag: "--python", env: "MLOPS_PYTHON", description: "Python interpreter for workloads" },
+  jobStopGraceSeconds: {
+    env: "MLOPS_JOB_STOP_GRACE_SECONDS",
+    description: "Seconds from SIGTERM to SIGKILL when a job is cancelled or times out",
+  },
   backgroundLoops: {
     env: "MLOPS_BACKGROUND_LOOPS",
     description: "Run scheduler/canary/trigger loops (true|false)",
+  },
+  servingImageHosts: {
+    env: "MLOPS_SERVING_IMAGE_HOSTS",
+    description: "Hosts (comma-separated) Label Studio image URLs may name, besides loopback and this server",
   },
 };
 

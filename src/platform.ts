@@ -2,17 +2,43 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { ArtifactStore } from "./artifacts/artifact-store.js";
+import { LocalArtifactStore } from "./artifacts/local-artifact-store.js";
 import type { AuditLog } from "./audit/audit-log.js";
 import { IdentityService } from "./auth/identity-service.js";
 import type { Config } from "./config.js";
+import { WebhookDeliveryLoop } from "./events/delivery-loop.js";
+import { AuditedEventPublisher, type EventPublisher } from "./events/events.js";
+import { WebhookService } from "./events/webhook-service.js";
+import { registerAgreementMetrics } from "./data/agreement-metrics.js";
+import { createDataServices, type DataServices } from "./data/data-services.js";
 import { createMetrics, type HttpMetrics } from "./http/metrics.js";
 import { LeaseKeeper } from "./leases/lease-keeper.js";
+import { RegistryService } from "./registry/registry-service.js";
+import { runLookupFromTracking } from "./registry/tracking-run-lookup.js";
 import type { LeaseStore } from "./leases/lease-store.js";
 import { migrateToLatest, pendingMigrations } from "./store/migrate.js";
 import { openStore, type Store } from "./store/open-store.js";
 import { SqlAuditLog } from "./store/repositories/audit.js";
+import { SqlDataStore } from "./store/repositories/data.js";
 import { SqlIdentityStore } from "./store/repositories/identity.js";
 import { SqlLeaseStore } from "./store/repositories/leases.js";
+import { SqlRegistryStore } from "./store/repositories/registry.js";
+import { SqlTrackingStore } from "./store/repositories/tracking.js";
+import { SqlWebhookStore } from "./store/repositories/webhooks.js";
+import { RunArtifacts } from "./tracking/run-artifacts.js";
+import { RunQueries } from "./tracking/run-queries.js";
+import { TrackingService } from "./tracking/tracking-service.js";
+import { createServingServices, type ServingServices } from "./serving/serving-services.js";
+import { SqlDeploymentStore } from "./store/repositories/serving.js";
+import { SqlPredictionStore } from "./store/repositories/serving-predictions.js";
+import type { JobService } from "./jobs/job-service.js";
+import { createJobSystem } from "./jobs/job-system.js";
+import { type JobMetrics, registerJobMetrics } from "./jobs/job-metrics.js";
+import { SqlJobStore } from "./store/repositories/jobs.js";
+import { createLocalWorkloads } from "./runtime/local/local-workloads.js";
+import type { Runtime } from "./runtime/runtime.js";
+import { publicUrlOf } from "./config.js";
 
 export interface Logger {
   info(obj: object | string, msg?: string): void;
@@ -36,6 +62,26 @@ export interface Platform {
   leases: LeaseStore;
   leader: LeaseKeeper;
   metrics: HttpMetrics;
+  /** Content-addressed blobs (run artifacts, model files). */
+  artifacts: ArtifactStore;
+  /** Registry changes and other events: audit log + outgoing webhooks. */
+  events: EventPublisher;
+  webhooks: WebhookService;
+  registry: RegistryService;
+  /** Experiments and runs (writes); `tracking.lookupRun(id)` for other domains. */
+  tracking: TrackingService;
+  /** Run search, metric histories, comparison. */
+  runQueries: RunQueries;
+  /** A run's files; `runArtifacts.find/allFiles` for other domains. */
+  runArtifacts: RunArtifacts;
+  /** Datasets, items, labels, Label Studio webhooks, snapshots, label agreement. */
+  data: DataServices;
+  /** GPU jobs: submit, list, cancel, logs; the GPU inventory. */
+  jobs: JobService;
+  /** Where workloads run (local processes under bubblewrap). */
+  runtime: Runtime;
+  /** Deployments, online prediction, canary analysis; `serving.models.acquire(versionId)` for batch use. */
+  serving: ServingServices;
   /** This process's identity in leases: host:pid:random. */
   holderId: string;
   loops: BackgroundLoop[];
@@ -81,6 +127,73 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     chmodSync(adminTokenFile, 0o600);
   }
 
+  const artifacts = await LocalArtifactStore.create({ dataDir: config.dataDir });
+  const webhooks = new WebhookService(new SqlWebhookStore(store), identity, audit);
+  const events = new AuditedEventPublisher(audit, webhooks);
+  const registry = new RegistryService({
+    store: new SqlRegistryStore(store),
+    identity,
+    artifacts,
+    events,
+    runs: runLookupFromTracking(new SqlTrackingStore(store)),
+  });
+
+  const tracking = new TrackingService(new SqlTrackingStore(store), identity, audit);
+  const defaultProject = await identity.getProject(
+    { userId: "system", userName: "system", role: "admin", tokenId: "system" },
+    "default",
+  );
+  await tracking.ensureDefaultExperiment(defaultProject.id);
+
+  const data = createDataServices({
+    store: new SqlDataStore(store),
+    identity,
+    projects: new SqlIdentityStore(store),
+    artifacts,
+    audit,
+  });
+
+  const workloads = await createLocalWorkloads({ dataDir: config.dataDir, gpus: config.gpus, python: config.python });
+  const sandbox = workloads.runtime.describe();
+  if (sandbox.sandbox === "none") log.warn({ reason: sandbox.sandboxReason }, "jobs run WITHOUT a sandbox");
+  const jobStore = new SqlJobStore(store);
+  let jobMetrics: JobMetrics | undefined;
+  const jobSystem = createJobSystem({
+    store: jobStore,
+    runtime: workloads.runtime,
+    inventory: workloads.inventory,
+    jobsDir: workloads.jobsDir,
+    artifacts,
+    identity,
+    audit,
+    tracking,
+    isLeader: () => leader.isHeld(),
+    apiUrl: () => platform.publicUrl ?? publicUrlOf(config),
+    python: workloads.python,
+    sdkPythonDir: workloads.sdkPythonDir,
+    graceMs: config.jobStopGraceSeconds * 1000,
+    log: (level, message, details) => log[level](details ?? {}, message),
+    onTransition: (to) => jobMetrics?.onTransition(to),
+    onPass: (stats) => jobMetrics?.onPass(stats),
+  });
+
+  const metrics = createMetrics();
+  const serving = createServingServices({
+    deployments: new SqlDeploymentStore(store),
+    predictions: new SqlPredictionStore(store),
+    versions: new SqlRegistryStore(store),
+    registry,
+    artifacts,
+    identity,
+    events,
+    metrics: metrics.registry,
+    agreement: data,
+    isLeader: () => leader.isHeld(),
+    dataDir: config.dataDir,
+    imageHosts: config.servingImageHosts?.split(",").map((h) => h.trim()).filter(Boolean),
+    log: (message, details) => log.warn(details, message),
+  });
+
   const platform: Platform = {
     config,
     store,
@@ -88,18 +201,45 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     identity,
     leases,
     leader,
-    metrics: createMetrics(),
+    metrics,
+    artifacts,
+    events,
+    webhooks,
+    registry,
+    tracking,
+    runQueries: new RunQueries(tracking.access),
+    runArtifacts: new RunArtifacts(tracking.access, artifacts),
+    data,
     holderId,
-    loops: [],
+    jobs: jobSystem.service,
+    runtime: workloads.runtime,
+    serving,
+    loops: [
+      ...serving.loops,
+      jobSystem.loop,
+      new WebhookDeliveryLoop({
+        store: new SqlWebhookStore(store),
+        isLeader: () => leader.isHeld(),
+        log: (message, details) => log.warn(details, message),
+      }),
+    ],
     log,
     adminTokenFile,
     initialAdminToken: boot.generatedToken,
     async close() {
       for (const loop of platform.loops) await loop.stop();
+      await workloads.runtime.close();
+      await serving.close();
       await leader.stop();
       await store.close();
     },
   };
+  jobMetrics = registerJobMetrics(platform.metrics.registry, jobStore, workloads.inventory, (err) =>
+    log.warn({ err }, "job metrics unavailable"),
+  );
+  registerAgreementMetrics(platform.metrics.registry, () => data.agreement.all(), (err) =>
+    log.warn({ err }, "label agreement metrics unavailable"),
+  );
   return platform;
 }
 

@@ -3,7 +3,10 @@ import { isDomainError } from "../errors.js";
 import { ApiError, ConnectionError } from "./client.js";
 import { registerAuditCommand } from "./commands/audit.js";
 import { registerAuthCommands } from "./commands/auth.js";
+import { registerDataCommands } from "./commands/data.js";
 import { registerIdentityCommands } from "./commands/identity.js";
+import { registerJobCommands } from "./commands/jobs.js";
+import { registerModelCommands } from "./commands/models.js";
 import { registerServerCommand } from "./commands/server.js";
 import { CliError, type CliContext, createContext } from "./context.js";
 
@@ -30,6 +33,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerAuthCommands(program, ctx);
   registerIdentityCommands(program, ctx);
   registerAuditCommand(program, ctx);
+  registerJobCommands(program, ctx);
+  registerModelCommands(program, ctx);
+  registerDataCommands(program, ctx);
   return program;
 }
 

@@ -1,8 +1,16 @@
+import { mlflowRegistryRoutes } from "../../mlflow/registry-routes.js";
+import { mlflowTrackingRoutes } from "../../mlflow/tracking-routes.js";
 import type { RouteModule } from "../types.js";
 import { auditRoutes } from "./audit.js";
+import { dataRoutes } from "./data.js";
 import { healthRoutes } from "./health.js";
 import { identityRoutes } from "./identity.js";
+import { jobRoutes } from "./jobs.js";
+import { labelStudioWebhookRoutes } from "./label-studio-webhooks.js";
 import { projectRoutes } from "./projects.js";
+import { registryRoutes } from "./registry.js";
+import { trackingRoutes } from "./tracking.js";
+import { webhookRoutes } from "./webhooks.js";
 
 /** Every route group of the server, in registration order. */
 export const routeModules: readonly RouteModule[] = [
@@ -10,4 +18,12 @@ export const routeModules: readonly RouteModule[] = [
   identityRoutes,
   projectRoutes,
   auditRoutes,
+  dataRoutes,
+  labelStudioWebhookRoutes,
+  registryRoutes,
+  jobRoutes,
+  webhookRoutes,
+  mlflowRegistryRoutes,
+  trackingRoutes,
+  mlflowTrackingRoutes,
 ];

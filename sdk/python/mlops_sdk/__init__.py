@@ -1,0 +1,25 @@
+"""Python SDK of the mlops platform (standard library only).
+
+Inside a job it reads the workload environment (MLOPS_API_URL, MLOPS_TOKEN, MLOPS_RUN_ID, ...) and logs to
+the job's run; outside a job it takes a URL and token; with neither it logs offline to JSON lines.
+It talks to the platform's MLflow-compatible REST API, so it works whether or not ``mlflow`` is installed.
+"""
+
+from .client import Client
+from .env import WorkloadEnv, parse_model_ref
+from .errors import ApiError, MlopsError, OfflineError, ServerUnreachableError
+from .run import OfflineRun, Run, start_run
+
+__all__ = [
+    "ApiError",
+    "Client",
+    "MlopsError",
+    "OfflineError",
+    "OfflineRun",
+    "Run",
+    "ServerUnreachableError",
+    "WorkloadEnv",
+    "parse_model_ref",
+    "start_run",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,120 @@
+import type { ClaimedDelivery, WebhookStore } from "./webhook-store.js";
+import { SIGNATURE_HEADER, signBody } from "./webhook-service.js";
+
+export interface DeliveryLoopOptions {
+  store: WebhookStore;
+  /** Work happens only while this is true (the leader lease). */
+  isLeader: () => boolean;
+  pollMs?: number;
+  /** First retry after this; each further retry doubles it. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** After this many failed attempts the delivery is marked failed. */
+  maxAttempts?: number;
+  timeoutMs?: number;
+  batchSize?: number;
+  now?: () => number;
+  log?: (message: string, details: Record<string, unknown>) => void;
+}
+
+/** Delay before attempt `attempt + 1` after `attempt` failed: base * 2^(attempt-1), capped. */
+export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
+  return Math.min(baseDelayMs * 2 ** Math.max(attempt - 1, 0), maxDelayMs);
+}
+
+/**
+ * Sends queued webhook deliveries: signed POST, retries with exponential backoff, every attempt logged.
+ * The queue is rows in the database, so a restarted (or newly elected) process continues where the last
+ * one stopped. Runs only in the leader.
+ */
+export class WebhookDeliveryLoop {
+  readonly name = "webhook-delivery";
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private readonly o: Required<Omit<DeliveryLoopOptions, "log">> & Pick<DeliveryLoopOptions, "log">;
+
+  constructor(options: DeliveryLoopOptions) {
+    this.o = {
+      pollMs: 500,
+      baseDelayMs: 1000,
+      maxDelayMs: 15 * 60_000,
+      maxAttempts: 8,
+      timeoutMs: 10_000,
+      batchSize: 20,
+      now: Date.now,
+      ...options,
+    };
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = (this.o.isLeader() ? this.deliverDue() : Promise.resolve(0))
+        .then(
+          () => undefined,
+          (err: Error) => this.o.log?.("webhook delivery pass failed", { error: err.message }),
+        )
+        .finally(() => this.schedule());
+    }, this.o.pollMs);
+    this.timer.unref();
+  }
+
+  /** One pass: claims due deliveries and attempts each once. Returns how many were attempted. */
+  async deliverDue(): Promise<number> {
+    const claimed = await this.o.store.claimDue(this.o.now(), this.o.batchSize, this.o.timeoutMs * 2);
+    await Promise.all(claimed.map((d) => this.attempt(d)));
+    return claimed.length;
+  }
+
+  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    const attempt = delivery.attempts + 1;
+    const started = this.o.now();
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    try {
+      const response = await fetch(delivery.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "mlops-platform-webhooks",
+          [SIGNATURE_HEADER]: signBody(delivery.secret, delivery.payload),
+          "x-mlops-event": delivery.eventType,
+          "x-mlops-delivery": delivery.id,
+        },
+        body: delivery.payload,
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
+      statusCode = response.status;
+      await response.body?.cancel();
+      if (!response.ok) error = `HTTP ${response.status}`;
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const at = this.o.now();
+    const succeeded = error === null;
+    const exhausted = !succeeded && attempt >= this.o.maxAttempts;
+    await this.o.store.recordAttempt(delivery, {
+      at,
+      statusCode,
+      error,
+      durationMs: at - started,
+      status: succeeded ? "succeeded" : exhausted ? "failed" : "pending",
+      nextAttemptAt:
+        succeeded || exhausted ? null : at + backoffDelay(attempt, this.o.baseDelayMs, this.o.maxDelayMs),
+    });
+  }
+}
