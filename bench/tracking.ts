@@ -35,18 +35,39 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function baseline(dir: string, keys: number): Promise<number> {
-  const store = await openStore({ sqliteFile: path.join(dir, "baseline.db") });
+  const store = await openStore({ sqliteFile: path.join(dir, `baseline-${keys}.db`) });
   await migrateToLatest(store);
-  await store.db.insertInto("users").values({ id: "u", name: "bench", role: "admin", created_at: 1 }).execute();
+  await store.db
+    .insertInto("users")
+    .values({ id: "u", name: "bench", role: "admin", created_at: 1 })
+    .execute();
   await store.db
     .insertInto("projects")
     .values({ id: "p", name: "bench", description: "", created_at: 1, created_by: "u", quotas: "{}" })
     .execute();
   const tracking = new SqlTrackingStore(store);
-  const exp = await tracking.insertExperiment({ projectId: "p", name: "b", artifactLocation: "x", createdBy: "u", at: 1, tags: [] });
+  const exp = await tracking.insertExperiment({
+    projectId: "p",
+    name: "b",
+    artifactLocation: "x",
+    createdBy: "u",
+    at: 1,
+    tags: [],
+  });
   const runId = randomBytes(16).toString("hex");
   await tracking.insertRun(
-    { runId, experimentId: exp.id, projectId: "p", runName: "b", status: "RUNNING", startTime: 1, endTime: null, lifecycleStage: "active", userId: "u", artifactUri: "x" },
+    {
+      runId,
+      experimentId: exp.id,
+      projectId: "p",
+      runName: "b",
+      status: "RUNNING",
+      startTime: 1,
+      endTime: null,
+      lifecycleStage: "active",
+      userId: "u",
+      artifactUri: "x",
+    },
     [],
   );
   let step = 0;
@@ -69,13 +90,19 @@ async function baseline(dir: string, keys: number): Promise<number> {
 async function overHttp(url: string, token: string, concurrency: number, keys: number) {
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
   const call = async (endpoint: string, body: unknown) => {
-    const response = await fetch(`${url}/api/2.0/mlflow/${endpoint}`, { method: "POST", headers, body: JSON.stringify(body) });
+    const response = await fetch(`${url}/api/2.0/mlflow/${endpoint}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+    });
     const text = await response.text();
     if (!response.ok) throw new Error(`${endpoint}: ${response.status} ${text}`);
     return JSON.parse(text) as Record<string, unknown>;
   };
   const exp = await call("experiments/create", { name: `bench-${randomBytes(3).toString("hex")}` });
-  const created = (await call("runs/create", { experiment_id: exp.experiment_id })) as { run: { info: { run_id: string } } };
+  const created = (await call("runs/create", { experiment_id: exp.experiment_id })) as {
+    run: { info: { run_id: string } };
+  };
   const runId = created.run.info.run_id;
   let step = 0;
   const nextBody = () => {
@@ -113,7 +140,11 @@ async function overHttp(url: string, token: string, concurrency: number, keys: n
 export async function run(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mlops-bench-tracking-"));
   const token = `mlops_bench-${randomBytes(12).toString("hex")}`;
-  const server = await spawnServer({ MLOPS_DATA_DIR: path.join(dir, "server"), MLOPS_ADMIN_TOKEN: token, MLOPS_BACKGROUND_LOOPS: "false" });
+  const server = await spawnServer({
+    MLOPS_DATA_DIR: path.join(dir, "server"),
+    MLOPS_ADMIN_TOKEN: token,
+    MLOPS_BACKGROUND_LOOPS: "false",
+  });
   try {
     const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
     for (const keys of [10, 1000]) {

@@ -37,6 +37,8 @@ import { createJobSystem } from "./jobs/job-system.js";
 import { type JobMetrics, registerJobMetrics } from "./jobs/job-metrics.js";
 import { SqlJobStore } from "./store/repositories/jobs.js";
 import { createLocalWorkloads } from "./runtime/local/local-workloads.js";
+import { createPipelineServices, type PipelineServices } from "./pipelines/pipeline-services.js";
+import { SqlPipelineStore } from "./store/repositories/pipelines.js";
 import type { Runtime } from "./runtime/runtime.js";
 import { publicUrlOf } from "./config.js";
 
@@ -82,6 +84,8 @@ export interface Platform {
   runtime: Runtime;
   /** Deployments, online prediction, canary analysis; `serving.models.acquire(versionId)` for batch use. */
   serving: ServingServices;
+  /** Retrain policies, the trigger, pipeline runs (the closed loop). */
+  pipelines: PipelineServices;
   /** This process's identity in leases: host:pid:random. */
   holderId: string;
   loops: BackgroundLoop[];
@@ -194,6 +198,22 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     log: (message, details) => log.warn(details, message),
   });
 
+  const pipelines = createPipelineServices({
+    store: new SqlPipelineStore(store),
+    data,
+    registry,
+    jobs: jobSystem.service,
+    deployments: serving.deployments,
+    tracking,
+    models: serving.models,
+    artifacts,
+    audit,
+    projects: identity,
+    holder: holderId,
+    isLeader: () => leader.isHeld(),
+    log: (message, details) => log.info(details, message),
+  });
+
   const platform: Platform = {
     config,
     store,
@@ -214,9 +234,11 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     jobs: jobSystem.service,
     runtime: workloads.runtime,
     serving,
+    pipelines,
     loops: [
       ...serving.loops,
       jobSystem.loop,
+      pipelines.loop,
       new WebhookDeliveryLoop({
         store: new SqlWebhookStore(store),
         isLeader: () => leader.isHeld(),

@@ -7,7 +7,11 @@ const PROXY = "/api/2.0/mlflow-artifacts/artifacts";
 
 interface RunJson {
   info: Record<string, unknown> & { run_id: string; experiment_id: string; artifact_uri: string };
-  data: { metrics?: Array<{ key: string; value: number }>; params?: unknown[]; tags?: Array<{ key: string; value: string }> };
+  data: {
+    metrics?: Array<{ key: string; value: number }>;
+    params?: unknown[];
+    tags?: Array<{ key: string; value: string }>;
+  };
 }
 
 describeEachDatabase("MLflow tracking API", (kind) => {
@@ -65,7 +69,12 @@ describeEachDatabase("MLflow tracking API", (kind) => {
       status: 404,
       body: { error_code: "RESOURCE_DOES_NOT_EXIST" },
     });
-    const search = (await server.call("POST", `${API}/experiments/search`, { max_results: 1000, filter: "name LIKE 'vis%'" })).body as {
+    const search = (
+      await server.call("POST", `${API}/experiments/search`, {
+        max_results: 1000,
+        filter: "name LIKE 'vis%'",
+      })
+    ).body as {
       experiments: Array<{ name: string }>;
     };
     expect(search.experiments.map((e) => e.name)).toEqual(["vision"]);
@@ -83,7 +92,9 @@ describeEachDatabase("MLflow tracking API", (kind) => {
       artifact_uri: `mlflow-artifacts:/${experimentId}/${run.info.run_id}/artifacts`,
       lifecycle_stage: "active",
     });
-    const fetched = (await server.call("GET", `${API}/runs/get?run_id=${run.info.run_id}`)).body as { run: RunJson };
+    const fetched = (await server.call("GET", `${API}/runs/get?run_id=${run.info.run_id}`)).body as {
+      run: RunJson;
+    };
     expect(fetched.run.info).toEqual(run.info);
     expect(fetched.run.data.tags).toEqual(
       expect.arrayContaining([
@@ -106,20 +117,37 @@ describeEachDatabase("MLflow tracking API", (kind) => {
       timestamp: 1_700_000_000_000 + i,
       step: 999 - i,
     }));
-    const batch = await server.call("POST", `${API}/runs/log-batch`, { run_id: runId, metrics, params: [], tags: [] });
+    const batch = await server.call("POST", `${API}/runs/log-batch`, {
+      run_id: runId,
+      metrics,
+      params: [],
+      tags: [],
+    });
     expect(batch, JSON.stringify(batch.body)).toMatchObject({ status: 200, body: {} });
     // MLflow's limit counts metrics, params and tags together.
     expect(
-      await server.call("POST", `${API}/runs/log-batch`, { run_id: runId, metrics, params: [{ key: "lr", value: "0.01" }] }),
+      await server.call("POST", `${API}/runs/log-batch`, {
+        run_id: runId,
+        metrics,
+        params: [{ key: "lr", value: "0.01" }],
+      }),
     ).toMatchObject({ status: 400, body: { error_code: "INVALID_PARAMETER_VALUE" } });
-    const small = { run_id: runId, params: [{ key: "lr", value: "0.01" }], tags: [{ key: "team", value: "vision" }] };
+    const small = {
+      run_id: runId,
+      params: [{ key: "lr", value: "0.01" }],
+      tags: [{ key: "team", value: "vision" }],
+    };
     expect((await server.call("POST", `${API}/runs/log-batch`, small)).status).toBe(200);
     const history = await server.call("GET", `${API}/metrics/get-history?run_id=${runId}&metric_key=loss`);
-    const points = (history.body as { metrics: Array<{ key: string; value: number; step: number; timestamp: number }> }).metrics;
+    const points = (
+      history.body as { metrics: Array<{ key: string; value: number; step: number; timestamp: number }> }
+    ).metrics;
     expect(points).toHaveLength(1000);
     expect(points.map((p) => p.step)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     expect(points[0]).toEqual({ key: "loss", value: 1, timestamp: 1_700_000_000_999, step: 0 });
-    const paged = (await server.call("GET", `${API}/metrics/get-history?run_id=${runId}&metric_key=loss&max_results=600`)).body as {
+    const paged = (
+      await server.call("GET", `${API}/metrics/get-history?run_id=${runId}&metric_key=loss&max_results=600`)
+    ).body as {
       metrics: unknown[];
       next_page_token: string;
     };
@@ -134,16 +162,36 @@ describeEachDatabase("MLflow tracking API", (kind) => {
     expect(rest.next_page_token).toBeUndefined();
     // The single-value endpoints the client uses for log_metric / log_param / set_tag.
     expect(
-      (await server.call("POST", `${API}/runs/log-metric`, { run_id: runId, run_uuid: runId, key: "acc", value: 0.95, timestamp: 1, step: 3 })).status,
+      (
+        await server.call("POST", `${API}/runs/log-metric`, {
+          run_id: runId,
+          run_uuid: runId,
+          key: "acc",
+          value: 0.95,
+          timestamp: 1,
+          step: 3,
+        })
+      ).status,
     ).toBe(200);
-    expect((await server.call("POST", `${API}/runs/log-parameter`, { run_id: runId, key: "epochs", value: "10" })).status).toBe(200);
-    expect((await server.call("POST", `${API}/runs/set-tag`, { run_id: runId, key: "stage", value: "dev" })).status).toBe(200);
-    expect((await server.call("POST", `${API}/runs/delete-tag`, { run_id: runId, key: "stage" })).status).toBe(200);
-    expect(await server.call("POST", `${API}/runs/delete-tag`, { run_id: runId, key: "stage" })).toMatchObject({
+    expect(
+      (await server.call("POST", `${API}/runs/log-parameter`, { run_id: runId, key: "epochs", value: "10" }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await server.call("POST", `${API}/runs/set-tag`, { run_id: runId, key: "stage", value: "dev" }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await server.call("POST", `${API}/runs/delete-tag`, { run_id: runId, key: "stage" })).status,
+    ).toBe(200);
+    expect(
+      await server.call("POST", `${API}/runs/delete-tag`, { run_id: runId, key: "stage" }),
+    ).toMatchObject({
       status: 404,
       body: { error_code: "RESOURCE_DOES_NOT_EXIST" },
     });
-    const data = ((await server.call("GET", `${API}/runs/get?run_id=${runId}`)).body as { run: RunJson }).run.data;
+    const data = ((await server.call("GET", `${API}/runs/get?run_id=${runId}`)).body as { run: RunJson }).run
+      .data;
     expect(data.metrics).toEqual(
       expect.arrayContaining([
         // The latest value is the one at the greatest step, whatever the order it was logged in.
@@ -151,20 +199,31 @@ describeEachDatabase("MLflow tracking API", (kind) => {
         { key: "acc", value: 0.95, timestamp: 1, step: 3 },
       ]),
     );
-    expect(data.params).toEqual(expect.arrayContaining([{ key: "lr", value: "0.01" }, { key: "epochs", value: "10" }]));
+    expect(data.params).toEqual(
+      expect.arrayContaining([
+        { key: "lr", value: "0.01" },
+        { key: "epochs", value: "10" },
+      ]),
+    );
     expect(data.tags?.find((t) => t.key === "stage")).toBeUndefined();
   });
 
   it("refuses a changed param with INVALID_PARAMETER_VALUE and keeps the rest of that batch out", async () => {
     const runId = run.info.run_id;
-    expect((await server.call("POST", `${API}/runs/log-parameter`, { run_id: runId, key: "lr", value: "0.01" })).status).toBe(200);
+    expect(
+      (await server.call("POST", `${API}/runs/log-parameter`, { run_id: runId, key: "lr", value: "0.01" }))
+        .status,
+    ).toBe(200);
     const refused = await server.call("POST", `${API}/runs/log-batch`, {
       run_id: runId,
       metrics: [{ key: "never", value: 1, timestamp: 1, step: 0 }],
       params: [{ key: "lr", value: "0.02" }],
     });
     expect(refused.status).toBe(400);
-    expect(refused.body).toMatchObject({ error_code: "INVALID_PARAMETER_VALUE", message: expect.stringContaining("lr") });
+    expect(refused.body).toMatchObject({
+      error_code: "INVALID_PARAMETER_VALUE",
+      message: expect.stringContaining("lr"),
+    });
     const history = await server.call("GET", `${API}/metrics/get-history?run_id=${runId}&metric_key=never`);
     expect(history.body).toEqual({});
   });
@@ -189,21 +248,32 @@ describeEachDatabase("MLflow tracking API", (kind) => {
       expect(reply.body).toMatchObject({ error_code: "INVALID_PARAMETER_VALUE" });
     }
     expect((await server.call("POST", `${API}/runs/log-batch`, "{not json")).status).toBe(400);
-    const data = ((await server.call("GET", `${API}/runs/get?run_id=${runId}`)).body as { run: RunJson }).run.data;
+    const data = ((await server.call("GET", `${API}/runs/get?run_id=${runId}`)).body as { run: RunJson }).run
+      .data;
     expect(data.metrics?.find((m) => m.key === "m")).toBeUndefined();
     expect(JSON.stringify(data.params)).not.toContain("big");
-    expect(await server.call("POST", `${API}/runs/log-batch`, { run_id: "f".repeat(32), metrics: [] })).toMatchObject({
+    expect(
+      await server.call("POST", `${API}/runs/log-batch`, { run_id: "f".repeat(32), metrics: [] }),
+    ).toMatchObject({
       status: 404,
       body: { error_code: "RESOURCE_DOES_NOT_EXIST" },
     });
   });
 
   it("searches runs with filters, order_by and page tokens", async () => {
-    const exp = ((await server.call("POST", `${API}/experiments/create`, { name: "sweep" })).body as { experiment_id: string }).experiment_id;
+    const exp = (
+      (await server.call("POST", `${API}/experiments/create`, { name: "sweep" })).body as {
+        experiment_id: string;
+      }
+    ).experiment_id;
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {
       const created = (
-        await server.call("POST", `${API}/runs/create`, { experiment_id: exp, start_time: 1_000 + i, run_name: `r${i}` })
+        await server.call("POST", `${API}/runs/create`, {
+          experiment_id: exp,
+          start_time: 1_000 + i,
+          run_name: `r${i}`,
+        })
       ).body as { run: RunJson };
       const runId = created.run.info.run_id;
       ids.push(runId);
@@ -226,26 +296,50 @@ describeEachDatabase("MLflow tracking API", (kind) => {
     const seen: string[] = [];
     let token: string | undefined;
     do {
-      const page = await search({ max_results: 4, order_by: ["attributes.start_time ASC"], ...(token ? { page_token: token } : {}) });
+      const page = await search({
+        max_results: 4,
+        order_by: ["attributes.start_time ASC"],
+        ...(token ? { page_token: token } : {}),
+      });
       seen.push(...(page.runs ?? []).map((r) => r.info.run_name as string));
       token = page.next_page_token;
     } while (token);
     expect(seen).toEqual(["r0", "r1", "r2", "r3", "r4", "r5"]);
     expect(await search({ filter: "metrics.acc >" })).toMatchObject({});
-    expect((await server.call("POST", `${API}/runs/search`, { experiment_ids: [exp], filter: "metrics.acc >" })).status).toBe(400);
-    expect((await server.call("POST", `${API}/runs/search`, { experiment_ids: [exp], max_results: 50001 })).status).toBe(400);
+    expect(
+      (await server.call("POST", `${API}/runs/search`, { experiment_ids: [exp], filter: "metrics.acc >" }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await server.call("POST", `${API}/runs/search`, { experiment_ids: [exp], max_results: 50001 })).status,
+    ).toBe(400);
     expect(await search({ filter: "params.lr = 'nope'" })).toEqual({});
     // Deleted runs leave active searches and come back with run_view_type.
     expect((await server.call("POST", `${API}/runs/delete`, { run_id: ids[5] })).status).toBe(200);
     expect((await search({})).runs).toHaveLength(5);
-    expect((await search({ run_view_type: "DELETED_ONLY" })).runs?.map((r) => r.info.run_id)).toEqual([ids[5]]);
-    expect(await server.call("POST", `${API}/runs/log-metric`, { run_id: ids[5], key: "x", value: 1, timestamp: 1 })).toMatchObject({
+    expect((await search({ run_view_type: "DELETED_ONLY" })).runs?.map((r) => r.info.run_id)).toEqual([
+      ids[5],
+    ]);
+    expect(
+      await server.call("POST", `${API}/runs/log-metric`, {
+        run_id: ids[5],
+        key: "x",
+        value: 1,
+        timestamp: 1,
+      }),
+    ).toMatchObject({
       status: 400,
       body: { error_code: "INVALID_PARAMETER_VALUE" },
     });
     expect((await server.call("POST", `${API}/runs/restore`, { run_id: ids[5] })).status).toBe(200);
-    const finished = await server.call("POST", `${API}/runs/update`, { run_id: ids[5], status: "FINISHED", end_time: 2_000 });
-    expect(finished.body).toMatchObject({ run_info: { status: "FINISHED", end_time: 2_000, lifecycle_stage: "active" } });
+    const finished = await server.call("POST", `${API}/runs/update`, {
+      run_id: ids[5],
+      status: "FINISHED",
+      end_time: 2_000,
+    });
+    expect(finished.body).toMatchObject({
+      run_info: { status: "FINISHED", end_time: 2_000, lifecycle_stage: "active" },
+    });
   });
 
   it("uploads, lists and downloads artifacts through the proxy, byte for byte", async () => {
@@ -293,25 +387,56 @@ describeEachDatabase("MLflow tracking API", (kind) => {
     const root = `${experimentId}/${run.info.run_id}/artifacts`;
     const auth = { authorization: `Bearer ${server.adminToken}` };
     const before = (await server.call("GET", `${API}/artifacts/list?run_id=${run.info.run_id}`)).body;
-    for (const path of [`${root}/%2e%2e/%2e%2e/evil.txt`, `${root}/a/%2e%2e/%2e%2e/%2e%2e/x`, "%2Fetc/passwd", `${root}/%252e%252e/x`, "1/notarun/artifacts/x"]) {
-      const reply = await fetch(`${server.url}${PROXY}/${path}`, { method: "PUT", headers: auth, body: "evil" });
+    for (const path of [
+      `${root}/%2e%2e/%2e%2e/evil.txt`,
+      `${root}/a/%2e%2e/%2e%2e/%2e%2e/x`,
+      "%2Fetc/passwd",
+      `${root}/%252e%252e/x`,
+      "1/notarun/artifacts/x",
+    ]) {
+      const reply = await fetch(`${server.url}${PROXY}/${path}`, {
+        method: "PUT",
+        headers: auth,
+        body: "evil",
+      });
       expect(reply.status, path).toBe(400);
       expect(((await reply.json()) as { error_code: string }).error_code).toBe("INVALID_PARAMETER_VALUE");
     }
-    expect((await server.call("GET", `${API}/artifacts/list?run_id=${run.info.run_id}`)).body).toEqual(before);
+    expect((await server.call("GET", `${API}/artifacts/list?run_id=${run.info.run_id}`)).body).toEqual(
+      before,
+    );
   });
 
   it("lets a workload token write only to its own run", async () => {
     const admin = await server.platform.identity.getUser("admin");
-    const other = ((await server.call("POST", `${API}/runs/create`, { experiment_id: experimentId })).body as { run: RunJson }).run;
-    const { token } = await server.platform.identity.issueWorkloadToken(admin.id, { runId: run.info.run_id }, 600);
+    const other = (
+      (await server.call("POST", `${API}/runs/create`, { experiment_id: experimentId })).body as {
+        run: RunJson;
+      }
+    ).run;
+    const { token } = await server.platform.identity.issueWorkloadToken(
+      admin.id,
+      { runId: run.info.run_id },
+      600,
+    );
     expect(
-      (await server.call("POST", `${API}/runs/log-batch`, { run_id: run.info.run_id, metrics: [{ key: "w", value: 1, timestamp: 1 }] }, token)).status,
+      (
+        await server.call(
+          "POST",
+          `${API}/runs/log-batch`,
+          { run_id: run.info.run_id, metrics: [{ key: "w", value: 1, timestamp: 1 }] },
+          token,
+        )
+      ).status,
     ).toBe(200);
     const denied = await server.call(
       "POST",
       `${API}/runs/log-batch`,
-      { run_id: other.info.run_id, metrics: [{ key: "w", value: 1, timestamp: 1 }], params: [{ key: "p", value: "1" }] },
+      {
+        run_id: other.info.run_id,
+        metrics: [{ key: "w", value: 1, timestamp: 1 }],
+        params: [{ key: "p", value: "1" }],
+      },
       token,
     );
     expect(denied).toMatchObject({ status: 403, body: { error_code: "PERMISSION_DENIED" } });
@@ -321,7 +446,9 @@ describeEachDatabase("MLflow tracking API", (kind) => {
       body: "nope",
     });
     expect(upload.status).toBe(403);
-    const untouched = ((await server.call("GET", `${API}/runs/get?run_id=${other.info.run_id}`)).body as { run: RunJson }).run;
+    const untouched = (
+      (await server.call("GET", `${API}/runs/get?run_id=${other.info.run_id}`)).body as { run: RunJson }
+    ).run;
     expect(untouched.data.metrics).toBeUndefined();
     expect(untouched.data.params).toBeUndefined();
     expect((await server.call("GET", `${API}/artifacts/list?run_id=${other.info.run_id}`)).body).toEqual({
@@ -330,6 +457,8 @@ describeEachDatabase("MLflow tracking API", (kind) => {
   });
 
   it("answers on the ajax-api prefix too", async () => {
-    expect((await server.call("GET", `/ajax-api/2.0/mlflow/runs/get?run_id=${run.info.run_id}`)).status).toBe(200);
+    expect((await server.call("GET", `/ajax-api/2.0/mlflow/runs/get?run_id=${run.info.run_id}`)).status).toBe(
+      200,
+    );
   });
 });

@@ -43,9 +43,17 @@ describeEachDatabase("tracking store", (kind) => {
       .values({ id: PROJECT, name: "one", description: "", created_at: 1, created_by: "u1", quotas: "{}" })
       .execute();
     tracking = new SqlTrackingStore(store);
-    const base = { projectId: PROJECT, artifactLocation: "mlflow-artifacts:/{id}", createdBy: "alice", at: 5, tags: [] };
+    const base = {
+      projectId: PROJECT,
+      artifactLocation: "mlflow-artifacts:/{id}",
+      createdBy: "alice",
+      at: 5,
+      tags: [],
+    };
     await tracking.insertExperiment({ ...base, id: "0", name: "Default" });
-    experimentId = (await tracking.insertExperiment({ ...base, name: "exp", tags: [{ key: "a", value: "b" }] })).id;
+    experimentId = (
+      await tracking.insertExperiment({ ...base, name: "exp", tags: [{ key: "a", value: "b" }] })
+    ).id;
   });
   afterAll(async () => cleanup?.());
 
@@ -54,7 +62,14 @@ describeEachDatabase("tracking store", (kind) => {
     const exp = await tracking.findExperiment(experimentId);
     expect(exp).toMatchObject({ name: "exp", artifactLocation: "mlflow-artifacts:/1", tags: { a: "b" } });
     await expect(
-      tracking.insertExperiment({ projectId: PROJECT, name: "exp", artifactLocation: "", createdBy: "x", at: 1, tags: [] }),
+      tracking.insertExperiment({
+        projectId: PROJECT,
+        name: "exp",
+        artifactLocation: "",
+        createdBy: "x",
+        at: 1,
+        tags: [],
+      }),
     ).rejects.toBeInstanceOf(ConflictError);
     expect(await tracking.findExperiment("nope")).toBeUndefined();
   });
@@ -62,8 +77,17 @@ describeEachDatabase("tracking store", (kind) => {
   it("stores a 1000-metric batch in step order and keeps the greatest (step, timestamp) as latest", async () => {
     const info = runInfo(experimentId);
     await tracking.insertRun(info, [{ key: "mlflow.runName", value: "r" }]);
-    const metrics = Array.from({ length: 1000 }, (_, i) => ({ key: "loss", value: 1 / (i + 1), timestamp: 1000 + i, step: 999 - i }));
-    await tracking.logBatch(info.runId, { metrics, params: [{ key: "lr", value: "0.01" }], tags: [{ key: "t", value: "1" }] });
+    const metrics = Array.from({ length: 1000 }, (_, i) => ({
+      key: "loss",
+      value: 1 / (i + 1),
+      timestamp: 1000 + i,
+      step: 999 - i,
+    }));
+    await tracking.logBatch(info.runId, {
+      metrics,
+      params: [{ key: "lr", value: "0.01" }],
+      tags: [{ key: "t", value: "1" }],
+    });
     // Re-sending identical points is a no-op, not an error.
     await tracking.logBatch(info.runId, { metrics: metrics.slice(0, 10), params: [], tags: [] });
     const history = await tracking.metricHistory(info.runId, "loss", 0, 5000);
@@ -74,7 +98,11 @@ describeEachDatabase("tracking store", (kind) => {
     expect(run?.params).toEqual({ lr: "0.01" });
     expect(run?.tags).toMatchObject({ t: "1", "mlflow.runName": "r" });
     // An older step does not replace the latest value.
-    await tracking.logBatch(info.runId, { metrics: [{ key: "loss", value: 7, timestamp: 5, step: 1 }], params: [], tags: [] });
+    await tracking.logBatch(info.runId, {
+      metrics: [{ key: "loss", value: 7, timestamp: 5, step: 1 }],
+      params: [],
+      tags: [],
+    });
     expect((await tracking.getRun(info.runId))?.metrics[0].value).toBe(1);
   });
 
@@ -142,7 +170,9 @@ describeEachDatabase("tracking store", (kind) => {
       } else {
         await sql`WITH RECURSIVE c(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM c WHERE g < 999999)
           INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
-          SELECT ${runId}, 'loss', g, 1700000000000 + g, (g % 1000) / 1000.0 + g / 1000000.0, 0 FROM c`.execute(db);
+          SELECT ${runId}, 'loss', g, 1700000000000 + g, (g % 1000) / 1000.0 + g / 1000000.0, 0 FROM c`.execute(
+          db,
+        );
       }
     }, 120_000);
 

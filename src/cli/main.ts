@@ -4,10 +4,12 @@ import { ApiError, ConnectionError } from "./client.js";
 import { registerAuditCommand } from "./commands/audit.js";
 import { registerAuthCommands } from "./commands/auth.js";
 import { registerDataCommands } from "./commands/data.js";
+import { registerDeployCommands } from "./commands/deploy.js";
 import { registerIdentityCommands } from "./commands/identity.js";
 import { registerJobCommands } from "./commands/jobs.js";
 import { registerModelCommands } from "./commands/models.js";
 import { registerServerCommand } from "./commands/server.js";
+import { registerTrackingCommands } from "./commands/tracking.js";
 import { CliError, type CliContext, createContext } from "./context.js";
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 3 not authenticated/allowed, 4 not found, 5 conflict/refused, 6 server unreachable. */
@@ -25,7 +27,9 @@ export function exitCodeFor(err: unknown): number {
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("mlops")
     .description("mlops-platform: experiments, models, GPU jobs, serving and retraining for vision teams")
-    .version("0.1.0")
+    // `-V` only: `--version N` is a subcommand option (deploy create/canary, predict, model history);
+    // `mlops --version` as the first argument still prints the version (runCli maps it to -V).
+    .version("0.1.0", "-V")
     .option("--json", "machine-readable JSON output")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
@@ -36,13 +40,15 @@ export function buildProgram(ctx: CliContext): Command {
   registerJobCommands(program, ctx);
   registerModelCommands(program, ctx);
   registerDataCommands(program, ctx);
+  registerDeployCommands(program, ctx);
+  registerTrackingCommands(program, ctx);
   return program;
 }
 
 export async function runCli(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const program = buildProgram(createContext(env));
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(argv[0] === "--version" ? ["-V", ...argv.slice(1)] : argv, { from: "user" });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {

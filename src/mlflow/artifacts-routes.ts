@@ -14,7 +14,10 @@ export const ARTIFACT_PROXY_PREFIX = "/api/2.0/mlflow-artifacts/artifacts";
  * A proxy path names one run's file the way MLflow builds it from the run's artifact URI
  * (`mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`): `<experiment_id>/<run_id>/artifacts/<path>`.
  */
-export function parseProxyPath(raw: string, allowRoot: boolean): { experimentId: string; runId: string; path: string } {
+export function parseProxyPath(
+  raw: string,
+  allowRoot: boolean,
+): { experimentId: string; runId: string; path: string } {
   const normalized = allowRoot ? normalizeArtifactDir(raw) : normalizeArtifactPath(raw);
   const [experimentId, runId, artifacts, ...rest] = normalized.split("/");
   if (!/^\d+$/.test(experimentId ?? "") || !/^[0-9a-f]{32}$/.test(runId ?? "") || artifacts !== "artifacts") {
@@ -23,7 +26,8 @@ export function parseProxyPath(raw: string, allowRoot: boolean): { experimentId:
     );
   }
   const path = rest.join("/");
-  if (!allowRoot && path === "") throw new InputError("Artifact path names the run's artifact root, not a file");
+  if (!allowRoot && path === "")
+    throw new InputError("Artifact path names the run's artifact root, not a file");
   return { experimentId, runId, path };
 }
 
@@ -32,7 +36,10 @@ export function parseProxyPath(raw: string, allowRoot: boolean): { experimentId:
  * the MLflow client sends a guessed MIME type (text/plain, application/json, ...), and the body is
  * streamed into the artifact store whatever it is, never parsed or buffered.
  */
-export async function registerMlflowArtifactRoutes(app: App, { runArtifacts, tracking }: Platform): Promise<void> {
+export async function registerMlflowArtifactRoutes(
+  app: App,
+  { runArtifacts, tracking }: Platform,
+): Promise<void> {
   const checkExperiment = async (runId: string, experimentId: string) => {
     const run = await tracking.store.findRunInfo(runId);
     if (run && run.experimentId !== experimentId) {
@@ -87,15 +94,19 @@ export async function registerMlflowArtifactRoutes(app: App, { runArtifacts, tra
   );
 
   for (const url of mlflowRoutePaths("artifacts/list")) {
-    app.get(url, { schema: { tags: ["mlflow"], querystring: Type.Object({}, { additionalProperties: true }) } }, async (request) => {
-      const args = argsOf(request);
-      const runId = optionalString(args, "run_id") || requiredString(args, "run_uuid");
-      const principal = principalOf(request);
-      const run = await tracking.getRun(principal, runId);
-      const entries = await runArtifacts.list(principal, runId, optionalString(args, "path"));
-      const reply: Record<string, unknown> = { root_uri: run.info.artifactUri };
-      if (entries.length > 0) reply.files = entries.map((e) => fileInfoJson(e));
-      return reply;
-    });
+    app.get(
+      url,
+      { schema: { tags: ["mlflow"], querystring: Type.Object({}, { additionalProperties: true }) } },
+      async (request) => {
+        const args = argsOf(request);
+        const runId = optionalString(args, "run_id") || requiredString(args, "run_uuid");
+        const principal = principalOf(request);
+        const run = await tracking.getRun(principal, runId);
+        const entries = await runArtifacts.list(principal, runId, optionalString(args, "path"));
+        const reply: Record<string, unknown> = { root_uri: run.info.artifactUri };
+        if (entries.length > 0) reply.files = entries.map((e) => fileInfoJson(e));
+        return reply;
+      },
+    );
   }
 }

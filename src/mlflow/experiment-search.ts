@@ -34,15 +34,21 @@ export function parseExperimentFilter(filter: string | undefined): Clause[] {
       throw new InputError(`Invalid entity type '${entity}'. Valid values are ['attribute', 'tag']`);
     }
     if (!isTag && key !== "name" && !NUMERIC.includes(key)) {
-      throw new InputError(`Invalid attribute key '${key}' specified. Valid keys are '${pySet(["name", ...NUMERIC])}'`);
+      throw new InputError(
+        `Invalid attribute key '${key}' specified. Valid keys are '${pySet(["name", ...NUMERIC])}'`,
+      );
     }
     if (!isTag && NUMERIC.includes(key)) {
-      if (!NUMERIC_OPS.includes(op)) throw new InputError(`Invalid comparator '${op}' not one of '${pySet(NUMERIC_OPS)}'`);
-      if (value.kind !== "number") throw new InputError(`Expected a numeric value for ${key}. Got value ${value.text}`);
+      if (!NUMERIC_OPS.includes(op))
+        throw new InputError(`Invalid comparator '${op}' not one of '${pySet(NUMERIC_OPS)}'`);
+      if (value.kind !== "number")
+        throw new InputError(`Expected a numeric value for ${key}. Got value ${value.text}`);
       clauses.push({ kind: "number", field: key as "creation_time", op, value: Number(value.text) });
     } else {
-      if (!STRING_OPS.includes(op)) throw new InputError(`Invalid comparator '${op}' not one of '${pySet(STRING_OPS)}'`);
-      if (value.kind !== "string") throw new InputError(`Expected a quoted string value. Got value ${value.text}`);
+      if (!STRING_OPS.includes(op))
+        throw new InputError(`Invalid comparator '${op}' not one of '${pySet(STRING_OPS)}'`);
+      if (value.kind !== "string")
+        throw new InputError(`Expected a quoted string value. Got value ${value.text}`);
       clauses.push({ kind: "string", field: isTag ? { tag: key } : "name", op, value: value.value });
     }
     i += 3;
@@ -57,9 +63,14 @@ export function parseExperimentFilter(filter: string | undefined): Clause[] {
 function matches(e: Experiment, c: Clause): boolean {
   if (c.kind === "number") {
     const v = c.field === "creation_time" ? e.creationTime : e.lastUpdateTime;
-    return { "=": v === c.value, "!=": v !== c.value, ">": v > c.value, ">=": v >= c.value, "<": v < c.value, "<=": v <= c.value }[
-      c.op as "="
-    ];
+    return {
+      "=": v === c.value,
+      "!=": v !== c.value,
+      ">": v > c.value,
+      ">=": v >= c.value,
+      "<": v < c.value,
+      "<=": v <= c.value,
+    }[c.op as "="];
   }
   const v = c.field === "name" ? e.name : e.tags[c.field.tag];
   if (v === undefined) return false;

@@ -43,14 +43,21 @@ export function registerMlflowExperimentRoutes(app: App, { tracking }: Platform)
       }));
       // The experiment tag `mlops.project` places it in a project (else the header, else `default`).
       const project = tags.find((t) => t.key === PROJECT_TAG)?.value || projectOf(request, principal);
-      const experiment = await tracking.createExperiment(principal, { project, name: requiredString(args, "name"), tags });
+      const experiment = await tracking.createExperiment(principal, {
+        project,
+        name: requiredString(args, "name"),
+        tags,
+      });
       return { experiment_id: experiment.id };
     });
   }
 
   for (const url of mlflowRoutePaths("experiments/get")) {
     app.get(url, { schema }, async (request) => {
-      const experiment = await tracking.getExperiment(principalOf(request), requiredString(argsOf(request), "experiment_id"));
+      const experiment = await tracking.getExperiment(
+        principalOf(request),
+        requiredString(argsOf(request), "experiment_id"),
+      );
       return { experiment: experimentJson(experiment) };
     });
   }
@@ -59,7 +66,11 @@ export function registerMlflowExperimentRoutes(app: App, { tracking }: Platform)
     app.get(url, { schema }, async (request) => {
       const principal = principalOf(request);
       const name = requiredString(argsOf(request), "experiment_name");
-      return { experiment: experimentJson(await tracking.getExperimentByName(principal, projectOf(request, principal), name)) };
+      return {
+        experiment: experimentJson(
+          await tracking.getExperimentByName(principal, projectOf(request, principal), name),
+        ),
+      };
     });
   }
 
@@ -91,7 +102,11 @@ export function registerMlflowExperimentRoutes(app: App, { tracking }: Platform)
   for (const url of mlflowRoutePaths("experiments/update")) {
     app.post(url, { schema: writeSchema }, async (request) => {
       const args = argsOf(request);
-      await tracking.renameExperiment(principalOf(request), requiredString(args, "experiment_id"), requiredString(args, "new_name"));
+      await tracking.renameExperiment(
+        principalOf(request),
+        requiredString(args, "experiment_id"),
+        requiredString(args, "new_name"),
+      );
       return {};
     });
   }
@@ -102,7 +117,11 @@ export function registerMlflowExperimentRoutes(app: App, { tracking }: Platform)
   ] as const) {
     for (const url of mlflowRoutePaths(path)) {
       app.post(url, { schema: writeSchema }, async (request) => {
-        await tracking.setExperimentLifecycle(principalOf(request), requiredString(argsOf(request), "experiment_id"), stage);
+        await tracking.setExperimentLifecycle(
+          principalOf(request),
+          requiredString(argsOf(request), "experiment_id"),
+          stage,
+        );
         return {};
       });
     }

@@ -19,10 +19,14 @@ export function argsOf(request: FastifyRequest): Args {
 export function requiredString(args: Args, key: string): string {
   const value = args[key];
   if (value === undefined || value === null || value === "") {
-    throw new InputError(`Missing value for required parameter '${key}'. See the API docs for more information about request parameters.`);
+    throw new InputError(
+      `Missing value for required parameter '${key}'. See the API docs for more information about request parameters.`,
+    );
   }
   if (typeof value !== "string" && typeof value !== "number") {
-    throw new InputError(`Invalid value ${JSON.stringify(value)} for parameter '${key}' supplied: expected a string`);
+    throw new InputError(
+      `Invalid value ${JSON.stringify(value)} for parameter '${key}' supplied: expected a string`,
+    );
   }
   return String(value);
 }
@@ -31,7 +35,9 @@ export function optionalString(args: Args, key: string): string | undefined {
   const value = args[key];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string" && typeof value !== "number") {
-    throw new InputError(`Invalid value ${JSON.stringify(value)} for parameter '${key}' supplied: expected a string`);
+    throw new InputError(
+      `Invalid value ${JSON.stringify(value)} for parameter '${key}' supplied: expected a string`,
+    );
   }
   return String(value);
 }
@@ -41,7 +47,9 @@ export function optionalInteger(args: Args, key: string): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const n = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-    throw new InputError(`Invalid value ${JSON.stringify(value)} for parameter '${key}' supplied: expected an integer`);
+    throw new InputError(
+      `Invalid value ${JSON.stringify(value)} for parameter '${key}' supplied: expected an integer`,
+    );
   }
   return n;
 }

@@ -66,7 +66,10 @@ export function runJson(run: Run): Json {
 }
 
 /** `artifacts/list` entries: paths relative to the run's artifact root; sizes only for files. */
-export function fileInfoJson(entry: ArtifactEntry, pathOf: (e: ArtifactEntry) => string = (e) => e.path): Json {
+export function fileInfoJson(
+  entry: ArtifactEntry,
+  pathOf: (e: ArtifactEntry) => string = (e) => e.path,
+): Json {
   const json: Json = { path: pathOf(entry), is_dir: entry.isDir };
   if (!entry.isDir && entry.size !== undefined) json.file_size = entry.size;
   return json;

@@ -50,7 +50,9 @@ export function registerMlflowRunRoutes(app: App, { tracking, runQueries }: Plat
     return { run: runJson(run) };
   });
 
-  get("runs/get", async (request, args) => ({ run: runJson(await tracking.getRun(principalOf(request), runIdOf(args))) }));
+  get("runs/get", async (request, args) => ({
+    run: runJson(await tracking.getRun(principalOf(request), runIdOf(args))),
+  }));
 
   post("runs/update", async (request, args) => {
     const endTime = optionalInteger(args, "end_time");
@@ -103,12 +105,16 @@ export function registerMlflowRunRoutes(app: App, { tracking, runQueries }: Plat
   });
 
   post("runs/log-parameter", async (request, args) => {
-    await tracking.logBatch(principalOf(request), runIdOf(args), { params: [{ key: args.key, value: args.value }] });
+    await tracking.logBatch(principalOf(request), runIdOf(args), {
+      params: [{ key: args.key, value: args.value }],
+    });
     return {};
   });
 
   post("runs/set-tag", async (request, args) => {
-    await tracking.logBatch(principalOf(request), runIdOf(args), { tags: [{ key: args.key, value: args.value }] });
+    await tracking.logBatch(principalOf(request), runIdOf(args), {
+      tags: [{ key: args.key, value: args.value }],
+    });
     return {};
   });
 
@@ -124,10 +130,15 @@ export function registerMlflowRunRoutes(app: App, { tracking, runQueries }: Plat
   });
 
   get("metrics/get-history", async (request, args) => {
-    const result = await runQueries.metricHistory(principalOf(request), runIdOf(args), requiredString(args, "metric_key"), {
-      maxResults: optionalInteger(args, "max_results"),
-      pageToken: optionalString(args, "page_token"),
-    });
+    const result = await runQueries.metricHistory(
+      principalOf(request),
+      runIdOf(args),
+      requiredString(args, "metric_key"),
+      {
+        maxResults: optionalInteger(args, "max_results"),
+        pageToken: optionalString(args, "page_token"),
+      },
+    );
     const reply: Record<string, unknown> = {};
     if (result.metrics.length > 0) reply.metrics = result.metrics.map(metricJson);
     if (result.nextPageToken) reply.next_page_token = result.nextPageToken;
@@ -137,11 +148,16 @@ export function registerMlflowRunRoutes(app: App, { tracking, runQueries }: Plat
   get("metrics/get-history-bulk-interval", async (request, args) => {
     const runIds = stringList(args, "run_ids");
     if (!runIds) throw new InputError("Missing value for required parameter 'run_ids'.");
-    const points = await runQueries.metricHistoryBulk(principalOf(request), runIds, requiredString(args, "metric_key"), {
-      startStep: optionalInteger(args, "start_step"),
-      endStep: optionalInteger(args, "end_step"),
-      maxResults: optionalInteger(args, "max_results"),
-    });
+    const points = await runQueries.metricHistoryBulk(
+      principalOf(request),
+      runIds,
+      requiredString(args, "metric_key"),
+      {
+        startStep: optionalInteger(args, "start_step"),
+        endStep: optionalInteger(args, "end_step"),
+        maxResults: optionalInteger(args, "max_results"),
+      },
+    );
     return points.length > 0 ? { metrics: points.map((p) => ({ ...metricJson(p), run_id: p.runId })) } : {};
   });
 }

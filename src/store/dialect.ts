@@ -17,6 +17,11 @@ export interface SqlDialect {
   ilike(lhs: Expression<string>, pattern: Expression<string>): RawBuilder<boolean>;
   /** Drops everything this store created (tests). */
   dropAll(db: Kysely<unknown>): Promise<void>;
+  /**
+   * SQL appended to CREATE TABLE for an append-heavy table looked up by its primary key: SQLite's
+   * `WITHOUT ROWID` keeps one b-tree instead of two (faster inserts); nothing on PostgreSQL.
+   */
+  readonly clusteredTableSuffix: RawBuilder<unknown> | undefined;
 }
 
 export const sqliteDialect: SqlDialect = {
@@ -34,6 +39,7 @@ export const sqliteDialect: SqlDialect = {
   async dropAll() {
     // The SQLite file is removed with its temp directory.
   },
+  clusteredTableSuffix: sql`without rowid`,
 };
 
 export function postgresDialect(schema: string): SqlDialect {
@@ -50,5 +56,6 @@ export function postgresDialect(schema: string): SqlDialect {
     async dropAll(db) {
       await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db);
     },
+    clusteredTableSuffix: undefined,
   };
 }

@@ -1,6 +1,7 @@
 import type { DataTables } from "./tables/data.js";
 import type { IdentityTables } from "./tables/identity.js";
 import type { JobTables } from "./tables/jobs.js";
+import type { PipelineTables } from "./tables/pipelines.js";
 import type { RegistryTables } from "./tables/registry.js";
 import type { ServingTables } from "./tables/serving.js";
 import type { SystemTables } from "./tables/system.js";
@@ -10,4 +11,4 @@ import type { TrackingTables } from "./tables/tracking.js";
  * The whole metadata schema as Kysely sees it. Each domain declares its tables in `tables/<domain>.ts`;
  * migrations in `migrations/` create them.
  */
-export interface Database extends IdentityTables, SystemTables, TrackingTables, DataTables, RegistryTables, JobTables, ServingTables {}
+export interface Database extends IdentityTables, SystemTables, TrackingTables, DataTables, RegistryTables, JobTables, ServingTables, PipelineTables {}

@@ -7,11 +7,17 @@ import type { TrackingStore } from "./tracking-store.js";
 
 /** What tracking needs from identity: a project the caller may use (IdentityService satisfies it). */
 export interface ProjectAccess {
-  getProject(principal: Principal, idOrName: string, permission?: Permission): Promise<{ id: string; name: string }>;
+  getProject(
+    principal: Principal,
+    idOrName: string,
+    permission?: Permission,
+  ): Promise<{ id: string; name: string }>;
 }
 
 export function experimentNotFound(id: string): NotFoundError {
-  return new NotFoundError(`No Experiment with id=${id} exists`, { mlflowErrorCode: "RESOURCE_DOES_NOT_EXIST" });
+  return new NotFoundError(`No Experiment with id=${id} exists`, {
+    mlflowErrorCode: "RESOURCE_DOES_NOT_EXIST",
+  });
 }
 
 export function runNotFound(runId: string): NotFoundError {

@@ -32,10 +32,25 @@ function normalizesTo(name: string): string {
   return absolute ? `/${joined}` : joined || ".";
 }
 
+/** Keys already found valid: a training loop sends the same few keys in every batch. */
+const validKeys = new Set<string>();
+const MAX_REMEMBERED_KEYS = 10_000;
+
 export function validateKey(kind: "metric" | "parameter" | "tag", key: unknown): string {
-  if (typeof key !== "string" || key === "") throw invalid(`Missing value for required parameter '${kind} key'`);
+  if (typeof key === "string" && validKeys.has(key)) return key;
+  checkKey(kind, key);
+  if (validKeys.size >= MAX_REMEMBERED_KEYS) validKeys.clear();
+  validKeys.add(key as string);
+  return key as string;
+}
+
+function checkKey(kind: "metric" | "parameter" | "tag", key: unknown): void {
+  if (typeof key !== "string" || key === "")
+    throw invalid(`Missing value for required parameter '${kind} key'`);
   if (key.length > MAX_KEY_LENGTH) {
-    throw invalid(`${kind} key '${key.slice(0, 50)}...' had length ${key.length}, which exceeded length limit of ${MAX_KEY_LENGTH}`);
+    throw invalid(
+      `${kind} key '${key.slice(0, 50)}...' had length ${key.length}, which exceeded length limit of ${MAX_KEY_LENGTH}`,
+    );
   }
   if (!VALID_NAME.test(key)) throw invalid(`Invalid ${kind} name: '${key}'. ${BAD_CHARACTERS}`);
   const normalized = normalizesTo(key);
@@ -45,7 +60,6 @@ export function validateKey(kind: "metric" | "parameter" | "tag", key: unknown):
         `other names when treated as such. This name would resolve to '${normalizesTo(key)}'`,
     );
   }
-  return key;
 }
 
 export function validateValueLength(kind: "Param" | "Tag", key: string, value: string): void {
@@ -63,7 +77,8 @@ export function parseMetricValue(key: string, value: unknown): number {
   if (value === "NaN") return Number.NaN;
   if (value === "Infinity") return Number.POSITIVE_INFINITY;
   if (value === "-Infinity") return Number.NEGATIVE_INFINITY;
-  if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
+  if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value)))
+    return Number(value);
   throw invalid(
     `Got invalid value ${JSON.stringify(value)} for metric '${key}'. Please specify value as a valid double (64-bit floating point)`,
   );
@@ -105,7 +120,9 @@ export function parseMetric(raw: RawMetric, now: number): MetricPoint {
 export function parseKeyValue(kind: "parameter" | "tag", raw: RawKeyValue): KeyValue {
   const key = validateKey(kind, raw.key);
   if (raw.value === undefined || raw.value === null) {
-    throw invalid(`Missing value for required parameter '${kind === "parameter" ? "param" : "tag"} value' (key '${key}')`);
+    throw invalid(
+      `Missing value for required parameter '${kind === "parameter" ? "param" : "tag"} value' (key '${key}')`,
+    );
   }
   if (typeof raw.value !== "string" && typeof raw.value !== "number" && typeof raw.value !== "boolean") {
     throw invalid(`Invalid value for ${kind} '${key}': expected a string, got ${JSON.stringify(raw.value)}`);

@@ -1,6 +1,10 @@
 import type { Readable } from "node:stream";
 import type { ArtifactStore } from "../artifacts/artifact-store.js";
-import { isUnderArtifactDir, normalizeArtifactDir, normalizeArtifactPath } from "../artifacts/artifact-path.js";
+import {
+  isUnderArtifactDir,
+  normalizeArtifactDir,
+  normalizeArtifactPath,
+} from "../artifacts/artifact-path.js";
 import type { Principal } from "../auth/principal.js";
 import { NotFoundError } from "../errors.js";
 import type { TrackingAccess } from "./access.js";
@@ -36,7 +40,11 @@ export class RunArtifacts {
   }
 
   /** A file of the run, opened for streaming. */
-  async open(principal: Principal, runId: string, rawPath: string): Promise<{ artifact: RunArtifact; stream: Readable }> {
+  async open(
+    principal: Principal,
+    runId: string,
+    rawPath: string,
+  ): Promise<{ artifact: RunArtifact; stream: Readable }> {
     const path = normalizeArtifactPath(rawPath);
     await this.access.readRun(principal, runId);
     const artifact = await this.find(runId, path);
@@ -47,7 +55,9 @@ export class RunArtifacts {
   async find(runId: string, path: string): Promise<RunArtifact> {
     const artifact = await this.access.store.findRunArtifact(runId, normalizeArtifactPath(path));
     if (!artifact) {
-      throw new NotFoundError(`Artifact '${path}' of run ${runId} not found`, { mlflowErrorCode: "RESOURCE_DOES_NOT_EXIST" });
+      throw new NotFoundError(`Artifact '${path}' of run ${runId} not found`, {
+        mlflowErrorCode: "RESOURCE_DOES_NOT_EXIST",
+      });
     }
     return artifact;
   }

@@ -94,7 +94,10 @@ export class RunQueries {
    * MLflow `runs/search`. Candidate runs of the experiments are loaded with their latest metrics, params
    * and tags, then filtered, ordered and paged with MLflow's own semantics (search-filter, order-by).
    */
-  async searchRuns(principal: Principal, input: SearchRunsInput): Promise<{ runs: Run[]; nextPageToken?: string }> {
+  async searchRuns(
+    principal: Principal,
+    input: SearchRunsInput,
+  ): Promise<{ runs: Run[]; nextPageToken?: string }> {
     const maxResults = input.maxResults ?? SEARCH_MAX_RESULTS_DEFAULT;
     if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > SEARCH_MAX_RESULTS_LIMIT) {
       throw new InputError(
@@ -103,7 +106,12 @@ export class RunQueries {
     }
     const filter = parseSearchFilter(input.filter);
     const orderBy = parseOrderByList(input.orderBy);
-    const context = JSON.stringify([input.experimentIds, input.filter ?? "", input.orderBy ?? [], input.viewType ?? ""]);
+    const context = JSON.stringify([
+      input.experimentIds,
+      input.filter ?? "",
+      input.orderBy ?? [],
+      input.viewType ?? "",
+    ]);
     decodePageToken(input.pageToken, { context }); // refuse a bad token before any work
     for (const id of input.experimentIds) await this.access.experiment(principal, id, "read");
     const runs = await this.access.store.listRuns({
@@ -131,7 +139,10 @@ export class RunQueries {
     await this.access.readRun(principal, runId);
     const points = await this.access.store.metricHistory(runId, key, offset, maxResults + 1);
     if (points.length <= maxResults) return { metrics: points };
-    return { metrics: points.slice(0, maxResults), nextPageToken: encodePageToken(offset + maxResults, { context }) };
+    return {
+      metrics: points.slice(0, maxResults),
+      nextPageToken: encodePageToken(offset + maxResults, { context }),
+    };
   }
 
   /** MLflow `metrics/get-history-bulk-interval`: points of several runs within a step range. */
@@ -154,7 +165,12 @@ export class RunQueries {
    * are aggregated exactly in SQL; a longer series is aggregated over an evenly spaced sample of about
    * SAMPLE_POINTS points found by index seeks (mode `sampled`).
    */
-  async downsampledHistory(principal: Principal, runId: string, key: string, maxPoints: number): Promise<MetricHistory> {
+  async downsampledHistory(
+    principal: Principal,
+    runId: string,
+    key: string,
+    maxPoints: number,
+  ): Promise<MetricHistory> {
     if (!Number.isInteger(maxPoints) || maxPoints < 2 || maxPoints > MAX_DOWNSAMPLED_POINTS) {
       throw new InputError(`maxPoints must be an integer between 2 and ${MAX_DOWNSAMPLED_POINTS}`);
     }
@@ -197,7 +213,9 @@ export class RunQueries {
     if (runIds.length === 0 || runIds.length > 100) throw new InputError("compare needs 1 to 100 run ids");
     for (const id of runIds) await this.access.readRun(principal, id);
     const runs = await this.access.store.getRuns(runIds);
-    const paramKeys = chosen.params?.length ? chosen.params : [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
+    const paramKeys = chosen.params?.length
+      ? chosen.params
+      : [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
     const metricKeys = chosen.metrics?.length
       ? chosen.metrics
       : [...new Set(runs.flatMap((r) => r.metrics.map((m) => m.key)))].sort();

@@ -3,7 +3,14 @@ import type { AuditLog } from "../audit/audit-log.js";
 import { actorOf, type Principal } from "../auth/principal.js";
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from "../errors.js";
 import { type ProjectAccess, TrackingAccess } from "./access.js";
-import { MAX_EXPERIMENT_NAME_LENGTH, MAX_RUN_NAME_LENGTH, parseKeyValue, parseLogBatch, type RawKeyValue, type RawMetric } from "./limits.js";
+import {
+  MAX_EXPERIMENT_NAME_LENGTH,
+  MAX_RUN_NAME_LENGTH,
+  parseKeyValue,
+  parseLogBatch,
+  type RawKeyValue,
+  type RawMetric,
+} from "./limits.js";
 import {
   DEFAULT_EXPERIMENT_ID,
   DEFAULT_EXPERIMENT_NAME,
@@ -112,7 +119,11 @@ export class TrackingService {
     return experiment;
   }
 
-  async listExperiments(principal: Principal, project: string, lifecycle: "active" | "deleted" | "all"): Promise<Experiment[]> {
+  async listExperiments(
+    principal: Principal,
+    project: string,
+    lifecycle: "active" | "deleted" | "all",
+  ): Promise<Experiment[]> {
     const p = await this.access.project(principal, project, "read");
     return this.store.listExperiments({ projectId: p.id, lifecycle });
   }
@@ -120,7 +131,8 @@ export class TrackingService {
   async renameExperiment(principal: Principal, id: string, newName: string): Promise<void> {
     const experiment = await this.access.experiment(principal, id, "write");
     const name = typeof newName === "string" ? newName.trim() : "";
-    if (name === "" || name.length > MAX_EXPERIMENT_NAME_LENGTH) throw new InputError(`Invalid experiment name: '${newName}'`);
+    if (name === "" || name.length > MAX_EXPERIMENT_NAME_LENGTH)
+      throw new InputError(`Invalid experiment name: '${newName}'`);
     if (experiment.lifecycleStage !== "active") {
       throw new InputError("Cannot rename a non-active experiment.", { mlflowErrorCode: "INVALID_STATE" });
     }
@@ -130,7 +142,9 @@ export class TrackingService {
   async setExperimentLifecycle(principal: Principal, id: string, stage: "active" | "deleted"): Promise<void> {
     const experiment = await this.access.experiment(principal, id, "write");
     if (stage === "deleted" && experiment.id === DEFAULT_EXPERIMENT_ID) {
-      throw new InputError("Cannot delete the default experiment '0'. This is an internally reserved experiment.");
+      throw new InputError(
+        "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
+      );
     }
     if (experiment.lifecycleStage === stage) {
       const want = stage === "deleted" ? "active" : "deleted";
@@ -158,7 +172,11 @@ export class TrackingService {
 
   async createRun(principal: Principal, input: CreateRunInput): Promise<Run> {
     if (principal.scope?.runId) throw new ForbiddenError("a workload token may only write to its own run");
-    const experiment = await this.access.experiment(principal, String(input.experimentId ?? DEFAULT_EXPERIMENT_ID), "write");
+    const experiment = await this.access.experiment(
+      principal,
+      String(input.experimentId ?? DEFAULT_EXPERIMENT_ID),
+      "write",
+    );
     if (experiment.lifecycleStage !== "active") {
       throw new InputError(
         `The experiment ${experiment.id} must be in the 'active' state. Current state is ${experiment.lifecycleStage}.`,
@@ -215,7 +233,12 @@ export class TrackingService {
     const endTime = patch.endTime !== undefined ? patch.endTime : terminal ? this.now() : undefined;
     const runName = patch.runName ? patch.runName.slice(0, MAX_RUN_NAME_LENGTH) : undefined;
     await this.store.updateRun(runId, { status, endTime, runName });
-    if (runName) await this.store.logBatch(runId, { metrics: [], params: [], tags: [{ key: RUN_NAME_TAG, value: runName }] });
+    if (runName)
+      await this.store.logBatch(runId, {
+        metrics: [],
+        params: [],
+        tags: [{ key: RUN_NAME_TAG, value: runName }],
+      });
     return {
       ...info,
       ...(status ? { status } : {}),
@@ -226,7 +249,10 @@ export class TrackingService {
 
   async setRunLifecycle(principal: Principal, runId: string, stage: "active" | "deleted"): Promise<void> {
     const info = await this.access.writeRun(principal, runId);
-    await this.store.updateRun(runId, { lifecycleStage: stage, deletedTime: stage === "deleted" ? this.now() : null });
+    await this.store.updateRun(runId, {
+      lifecycleStage: stage,
+      deletedTime: stage === "deleted" ? this.now() : null,
+    });
     await this.audit.record({
       actor: actorOf(principal),
       action: stage === "deleted" ? "run.delete" : "run.restore",

@@ -6,9 +6,14 @@ import { dataRoutes } from "./data.js";
 import { healthRoutes } from "./health.js";
 import { identityRoutes } from "./identity.js";
 import { jobRoutes } from "./jobs.js";
+import { pipelineRoutes } from "./pipelines.js";
 import { labelStudioWebhookRoutes } from "./label-studio-webhooks.js";
+import { labelStudioMlRoutes } from "./label-studio-ml.js";
+import { oipRoutes } from "./oip.js";
 import { projectRoutes } from "./projects.js";
 import { registryRoutes } from "./registry.js";
+import { servingRoutes } from "./serving.js";
+import { servingPredictRoutes } from "./serving-predict.js";
 import { trackingRoutes } from "./tracking.js";
 import { webhookRoutes } from "./webhooks.js";
 
@@ -22,8 +27,13 @@ export const routeModules: readonly RouteModule[] = [
   labelStudioWebhookRoutes,
   registryRoutes,
   jobRoutes,
+  pipelineRoutes,
   webhookRoutes,
   mlflowRegistryRoutes,
   trackingRoutes,
   mlflowTrackingRoutes,
+  servingRoutes,
+  servingPredictRoutes,
+  oipRoutes,
+  labelStudioMlRoutes,
 ];

@@ -9,7 +9,11 @@ import type { RouteModule } from "../types.js";
 
 const tags = ["inference (Open Inference Protocol)"];
 
-const TensorMeta = Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()) });
+const TensorMeta = Type.Object({
+  name: Type.String(),
+  datatype: Type.String(),
+  shape: Type.Array(Type.Integer()),
+});
 const ModelMetadata = Type.Object({
   name: Type.String(),
   versions: Type.Array(Type.String()),
@@ -34,7 +38,12 @@ const InferRequest = Type.Object({
     { minItems: 1 },
   ),
   outputs: Type.Optional(
-    Type.Array(Type.Object({ name: Type.String(), parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())) })),
+    Type.Array(
+      Type.Object({
+        name: Type.String(),
+        parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      }),
+    ),
   ),
 });
 const InferResponse = Type.Object({
@@ -43,14 +52,20 @@ const InferResponse = Type.Object({
   id: Type.String(),
   parameters: Type.Object({ prediction_id: Type.String(), canary: Type.Boolean() }),
   outputs: Type.Array(
-    Type.Object({ name: Type.String(), shape: Type.Array(Type.Integer()), datatype: Type.String(), data: Type.Array(Type.Unknown()) }),
+    Type.Object({
+      name: Type.String(),
+      shape: Type.Array(Type.Integer()),
+      datatype: Type.String(),
+      data: Type.Array(Type.Unknown()),
+    }),
   ),
 });
 const Ready = Type.Object({ name: Type.String(), ready: Type.Boolean() });
 
 function versionNumber(raw: string): number {
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`invalid model version '${raw}': expected a positive integer`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InputError(`invalid model version '${raw}': expected a positive integer`);
   return n;
 }
 
@@ -62,17 +77,24 @@ function versionNumber(raw: string): number {
 export const oipRoutes: RouteModule = (app, platform) => {
   const { predictor } = platform.serving;
 
-  app.get(
-    "/v2",
-    { config: { public: true }, schema: { tags, summary: "Server metadata" } },
-    async () => ({ name: "mlops-platform", version: API_VERSION_OIP, extensions: [] }),
-  );
+  app.get("/v2", { config: { public: true }, schema: { tags, summary: "Server metadata" } }, async () => ({
+    name: "mlops-platform",
+    version: API_VERSION_OIP,
+    extensions: [],
+  }));
 
-  app.get("/v2/health/live", { config: { public: true }, schema: { tags, summary: "Liveness" } }, async () => ({ live: true }));
+  app.get(
+    "/v2/health/live",
+    { config: { public: true }, schema: { tags, summary: "Liveness" } },
+    async () => ({ live: true }),
+  );
 
   app.get(
     "/v2/health/ready",
-    { config: { public: true }, schema: { tags, summary: "Readiness: 200 ready, 400 not (as Triton answers)" } },
+    {
+      config: { public: true },
+      schema: { tags, summary: "Readiness: 200 ready, 400 not (as Triton answers)" },
+    },
     async (_request, reply) => {
       const state = await readiness(platform);
       return reply.status(state.ready ? 200 : 400).send({ ready: state.ready });
@@ -82,24 +104,52 @@ export const oipRoutes: RouteModule = (app, platform) => {
   const metadata = async (name: string, principal: ReturnType<typeof principalOf>, version?: number) => {
     const { deployment: d, model } = await predictor.modelOf(name, principal, version);
     const versions = [d.primaryVersion, ...(d.canaryVersion !== null ? [d.canaryVersion] : [])].map(String);
-    return { name: d.name, versions, platform: "onnxruntime", inputs: model.info.inputs, outputs: model.info.outputs };
+    return {
+      name: d.name,
+      versions,
+      platform: "onnxruntime",
+      inputs: model.info.inputs,
+      outputs: model.info.outputs,
+    };
   };
 
   app.get(
     "/v2/models/:name",
-    { schema: { tags, summary: "Model metadata (the primary version's tensors)", params: ModelParams, response: { 200: ModelMetadata } } },
+    {
+      schema: {
+        tags,
+        summary: "Model metadata (the primary version's tensors)",
+        params: ModelParams,
+        response: { 200: ModelMetadata },
+      },
+    },
     async (request) => metadata(request.params.name, principalOf(request)),
   );
 
   app.get(
     "/v2/models/:name/versions/:version",
-    { schema: { tags, summary: "Model metadata of one version", params: VersionParams, response: { 200: ModelMetadata } } },
-    async (request) => metadata(request.params.name, principalOf(request), versionNumber(request.params.version)),
+    {
+      schema: {
+        tags,
+        summary: "Model metadata of one version",
+        params: VersionParams,
+        response: { 200: ModelMetadata },
+      },
+    },
+    async (request) =>
+      metadata(request.params.name, principalOf(request), versionNumber(request.params.version)),
   );
 
   app.get(
     "/v2/models/:name/ready",
-    { schema: { tags, summary: "Whether every served version is loaded: 200 ready, 400 not", params: ModelParams, response: { 200: Ready, 400: Ready } } },
+    {
+      schema: {
+        tags,
+        summary: "Whether every served version is loaded: 200 ready, 400 not",
+        params: ModelParams,
+        response: { 200: Ready, 400: Ready },
+      },
+    },
     async (request, reply) => {
       const ready = await predictor.ready(request.params.name, principalOf(request));
       return reply.status(ready ? 200 : 400).send({ name: request.params.name, ready });
@@ -108,16 +158,31 @@ export const oipRoutes: RouteModule = (app, platform) => {
 
   app.get(
     "/v2/models/:name/versions/:version/ready",
-    { schema: { tags, summary: "Whether one version is loaded", params: VersionParams, response: { 200: Ready, 400: Ready } } },
+    {
+      schema: {
+        tags,
+        summary: "Whether one version is loaded",
+        params: VersionParams,
+        response: { 200: Ready, 400: Ready },
+      },
+    },
     async (request, reply) => {
-      const ready = await predictor.ready(request.params.name, principalOf(request), versionNumber(request.params.version));
+      const ready = await predictor.ready(
+        request.params.name,
+        principalOf(request),
+        versionNumber(request.params.version),
+      );
       return reply.status(ready ? 200 : 400).send({ name: request.params.name, ready });
     },
   );
 
   const infer = async (
     name: string,
-    body: { id?: string; inputs: Array<{ name: string; shape: number[]; datatype: string; data: unknown[] }>; outputs?: Array<{ name: string }> },
+    body: {
+      id?: string;
+      inputs: Array<{ name: string; shape: number[]; datatype: string; data: unknown[] }>;
+      outputs?: Array<{ name: string }>;
+    },
     call: { principal: ReturnType<typeof principalOf>; routingKey?: string; version?: number },
   ) => {
     const inputs = decodeInputs(body);
@@ -138,14 +203,33 @@ export const oipRoutes: RouteModule = (app, platform) => {
 
   app.post(
     "/v2/models/:name/infer",
-    { schema: { tags, summary: "Inference (traffic split between primary and canary)", params: ModelParams, body: InferRequest, response: { 200: InferResponse } } },
+    {
+      schema: {
+        tags,
+        summary: "Inference (traffic split between primary and canary)",
+        params: ModelParams,
+        body: InferRequest,
+        response: { 200: InferResponse },
+      },
+    },
     async (request) =>
-      infer(request.params.name, request.body, { principal: principalOf(request), routingKey: routingKeyOf(request.headers) }),
+      infer(request.params.name, request.body, {
+        principal: principalOf(request),
+        routingKey: routingKeyOf(request.headers),
+      }),
   );
 
   app.post(
     "/v2/models/:name/versions/:version/infer",
-    { schema: { tags, summary: "Inference on one version (no split, no fallback)", params: VersionParams, body: InferRequest, response: { 200: InferResponse } } },
+    {
+      schema: {
+        tags,
+        summary: "Inference on one version (no split, no fallback)",
+        params: VersionParams,
+        body: InferRequest,
+        response: { 200: InferResponse },
+      },
+    },
     async (request) =>
       infer(request.params.name, request.body, {
         principal: principalOf(request),

@@ -24,7 +24,11 @@ const ExperimentReply = Type.Object({
   createdBy: Type.String(),
   tags: Type.Record(Type.String(), Type.String()),
 });
-const MetricReply = Type.Object({ value: Type.Union([Type.Number(), Type.String()]), step: Type.Integer(), timestamp: Type.Integer() });
+const MetricReply = Type.Object({
+  value: Type.Union([Type.Number(), Type.String()]),
+  step: Type.Integer(),
+  timestamp: Type.Integer(),
+});
 const RunReply = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -43,10 +47,9 @@ const RunReply = Type.Object({
 });
 const RunParams = Type.Object({ runId: Type.String() });
 const Lineage = Type.Object(
-  Object.fromEntries(Object.keys(LINEAGE_TAGS).map((k) => [k, Type.Optional(Type.String({ maxLength: 1000 }))])) as Record<
-    string,
-    TSchema
-  >,
+  Object.fromEntries(
+    Object.keys(LINEAGE_TAGS).map((k) => [k, Type.Optional(Type.String({ maxLength: 1000 }))]),
+  ) as Record<string, TSchema>,
   { additionalProperties: false },
 );
 
@@ -78,7 +81,12 @@ export function nativeRun(run: Run) {
 }
 
 function csv(value: string | undefined): string[] | undefined {
-  return value ? value.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
+  return value
+    ? value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 }
 
 export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, runArtifacts }) => {
@@ -89,13 +97,18 @@ export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, r
         tags: ["tracking"],
         summary: "Create an experiment",
         body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 500 }), project: Type.Optional(Type.String()), tags: Type.Optional(Type.Array(KV)) },
+          {
+            name: Type.String({ minLength: 1, maxLength: 500 }),
+            project: Type.Optional(Type.String()),
+            tags: Type.Optional(Type.Array(KV)),
+          },
           { additionalProperties: false },
         ),
         response: { 201: ExperimentReply },
       },
     },
-    async (request, reply) => reply.status(201).send(await tracking.createExperiment(principalOf(request), request.body)),
+    async (request, reply) =>
+      reply.status(201).send(await tracking.createExperiment(principalOf(request), request.body)),
   );
 
   app.get(
@@ -106,7 +119,9 @@ export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, r
         summary: "Experiments of a project",
         querystring: Type.Object({
           project: Type.Optional(Type.String()),
-          view: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("deleted"), Type.Literal("all")])),
+          view: Type.Optional(
+            Type.Union([Type.Literal("active"), Type.Literal("deleted"), Type.Literal("all")]),
+          ),
         }),
         response: { 200: Type.Object({ experiments: Type.Array(ExperimentReply) }) },
       },
@@ -122,7 +137,14 @@ export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, r
 
   app.get(
     "/api/v1/experiments/:id",
-    { schema: { tags: ["tracking"], summary: "One experiment", params: Type.Object({ id: Type.String() }), response: { 200: ExperimentReply } } },
+    {
+      schema: {
+        tags: ["tracking"],
+        summary: "One experiment",
+        params: Type.Object({ id: Type.String() }),
+        response: { 200: ExperimentReply },
+      },
+    },
     async (request) => tracking.getExperiment(principalOf(request), request.params.id),
   );
 
@@ -146,10 +168,15 @@ export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, r
     },
     async (request, reply) => {
       const { experimentId, name, tags = [], lineage = {} } = request.body;
-      const lineageTags = Object.entries(lineage as Record<string, string | undefined>).flatMap(([field, value]) =>
-        value === undefined ? [] : [{ key: LINEAGE_TAGS[field as keyof typeof LINEAGE_TAGS], value }],
+      const lineageTags = Object.entries(lineage as Record<string, string | undefined>).flatMap(
+        ([field, value]) =>
+          value === undefined ? [] : [{ key: LINEAGE_TAGS[field as keyof typeof LINEAGE_TAGS], value }],
       );
-      const run = await tracking.createRun(principalOf(request), { experimentId, runName: name, tags: [...tags, ...lineageTags] });
+      const run = await tracking.createRun(principalOf(request), {
+        experimentId,
+        runName: name,
+        tags: [...tags, ...lineageTags],
+      });
       return reply.status(201).send(nativeRun(run));
     },
   );
@@ -164,11 +191,15 @@ export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, r
           experimentId: Type.String({ description: "one id, or several separated by commas" }),
           filter: Type.Optional(Type.String()),
           orderBy: Type.Optional(Type.Array(Type.String())),
-          view: Type.Optional(Type.Union([Type.Literal("ACTIVE_ONLY"), Type.Literal("DELETED_ONLY"), Type.Literal("ALL")])),
+          view: Type.Optional(
+            Type.Union([Type.Literal("ACTIVE_ONLY"), Type.Literal("DELETED_ONLY"), Type.Literal("ALL")]),
+          ),
           maxResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 50000 })),
           pageToken: Type.Optional(Type.String()),
         }),
-        response: { 200: Type.Object({ runs: Type.Array(RunReply), nextPageToken: Type.Optional(Type.String()) }) },
+        response: {
+          200: Type.Object({ runs: Type.Array(RunReply), nextPageToken: Type.Optional(Type.String()) }),
+        },
       },
     },
     async (request) => {
@@ -245,7 +276,11 @@ export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, r
         summary: "Log metrics, params and tags in one transaction (MLflow's limits)",
         params: RunParams,
         body: Type.Object(
-          { metrics: Type.Optional(Type.Array(MetricIn)), params: Type.Optional(Type.Array(KV)), tags: Type.Optional(Type.Array(KV)) },
+          {
+            metrics: Type.Optional(Type.Array(MetricIn)),
+            params: Type.Optional(Type.Array(KV)),
+            tags: Type.Optional(Type.Array(KV)),
+          },
           { additionalProperties: false },
         ),
       },
@@ -267,7 +302,12 @@ export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, r
       },
     },
     async (request) =>
-      runQueries.downsampledHistory(principalOf(request), request.params.runId, request.params.key, request.query.maxPoints ?? 1000),
+      runQueries.downsampledHistory(
+        principalOf(request),
+        request.params.runId,
+        request.params.key,
+        request.query.maxPoints ?? 1000,
+      ),
   );
 
   app.get(
@@ -280,14 +320,26 @@ export const trackingRoutes: RouteModule = async (app, { tracking, runQueries, r
         querystring: Type.Object({ path: Type.Optional(Type.String()) }),
       },
     },
-    async (request) => ({ entries: await runArtifacts.list(principalOf(request), request.params.runId, request.query.path) }),
+    async (request) => ({
+      entries: await runArtifacts.list(principalOf(request), request.params.runId, request.query.path),
+    }),
   );
 
   app.get(
     "/api/v1/runs/:runId/artifacts/*",
-    { schema: { tags: ["tracking"], summary: "Download a run's file", params: Type.Object({ runId: Type.String(), "*": Type.String() }) } },
+    {
+      schema: {
+        tags: ["tracking"],
+        summary: "Download a run's file",
+        params: Type.Object({ runId: Type.String(), "*": Type.String() }),
+      },
+    },
     async (request, reply) => {
-      const { artifact, stream } = await runArtifacts.open(principalOf(request), request.params.runId, request.params["*"]);
+      const { artifact, stream } = await runArtifacts.open(
+        principalOf(request),
+        request.params.runId,
+        request.params["*"],
+      );
       return reply
         .type("application/octet-stream")
         .header("content-length", artifact.size)

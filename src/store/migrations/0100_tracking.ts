@@ -22,7 +22,9 @@ export const trackingMigration: VersionedMigration = {
       .execute();
     await db.schema
       .createTable("experiment_tags")
-      .addColumn("experiment_id", "bigint", (c) => c.notNull().references("experiments.id").onDelete("cascade"))
+      .addColumn("experiment_id", "bigint", (c) =>
+        c.notNull().references("experiments.id").onDelete("cascade"),
+      )
       .addColumn("key", "text", (c) => c.notNull())
       .addColumn("value", "text", (c) => c.notNull())
       .addPrimaryKeyConstraint("experiment_tags_pk", ["experiment_id", "key"])
@@ -66,6 +68,7 @@ export const trackingMigration: VersionedMigration = {
       .addColumn("value", "double precision", (c) => c.notNull())
       .addColumn("is_nan", "integer", (c) => c.notNull())
       .addPrimaryKeyConstraint("metrics_pk", ["run_id", "key", "step", "timestamp", "value", "is_nan"])
+      .$call((t) => (dialect.clusteredTableSuffix ? t.modifyEnd(dialect.clusteredTableSuffix) : t))
       .execute();
     await db.schema
       .createTable("latest_metrics")

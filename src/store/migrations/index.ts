@@ -7,6 +7,7 @@ import { registryWebhooksMigration } from "./0151_registry_webhooks.js";
 import { jobsMigration } from "./0200_jobs.js";
 import { servingMigration } from "./0300_serving.js";
 import { dataMigration } from "./0400_data.js";
+import { pipelinesMigration } from "./0450_pipelines.js";
 
 /**
  * All migrations in apply order. Domains take number ranges so parallel work does not collide:
@@ -21,4 +22,5 @@ export const migrations: readonly VersionedMigration[] = [
   jobsMigration,
   servingMigration,
   dataMigration,
+  pipelinesMigration,
 ];

@@ -44,7 +44,8 @@ export class SqlJobStore implements JobStore {
       if (query.projectIds.length === 0) return [];
       select = select.where("project_id", "in", query.projectIds);
     }
-    if (query.states !== undefined && query.states.length > 0) select = select.where("state", "in", query.states);
+    if (query.states !== undefined && query.states.length > 0)
+      select = select.where("state", "in", query.states);
     const before = query.before;
     if (before) {
       select = select.where((eb) =>
@@ -54,14 +55,29 @@ export class SqlJobStore implements JobStore {
         ]),
       );
     }
-    const rows = await select.orderBy("submitted_at", "desc").orderBy("id", "desc").limit(query.limit).execute();
+    const rows = await select
+      .orderBy("submitted_at", "desc")
+      .orderBy("id", "desc")
+      .limit(query.limit)
+      .execute();
     return rows.map(rowToJob);
   }
 
   async queuedJobs(): Promise<QueuedJobRow[]> {
     const rows = await this.db
       .selectFrom("jobs")
-      .select(["id", "project_id", "priority", "submitted_at", "replicas", "cpu", "memory_mib", "gpus", "gpu_type", "attempt"])
+      .select([
+        "id",
+        "project_id",
+        "priority",
+        "submitted_at",
+        "replicas",
+        "cpu",
+        "memory_mib",
+        "gpus",
+        "gpu_type",
+        "attempt",
+      ])
       .where("state", "=", "queued")
       .execute();
     return rows.map((row) => ({
@@ -150,7 +166,11 @@ export class SqlJobStore implements JobStore {
           .executeTakeFirst();
         if (Number(claimed.numUpdatedRows) !== 1) throw new ClaimLost();
         // Rows of an earlier placement of this attempt that was released before it ran.
-        await trx.deleteFrom("job_replicas").where("job_id", "=", jobId).where("attempt", "=", attempt).execute();
+        await trx
+          .deleteFrom("job_replicas")
+          .where("job_id", "=", jobId)
+          .where("attempt", "=", attempt)
+          .execute();
         for (const replica of placement.replicas) {
           const gpuUuids = replica.gpus.map((device) => device.uuid);
           await trx

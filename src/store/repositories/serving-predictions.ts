@@ -74,12 +74,17 @@ export class SqlPredictionStore implements PredictionStore {
       errorRate: requests === 0 ? 0 : errors / requests,
       p50Ms: await percentile(0.5),
       p95Ms: await percentile(0.95),
-      meanScore: counts.mean_score === null || counts.mean_score === undefined ? null : Number(counts.mean_score),
+      meanScore:
+        counts.mean_score === null || counts.mean_score === undefined ? null : Number(counts.mean_score),
     };
   }
 
   async find(id: string): Promise<PredictionRecord | undefined> {
-    const row = await this.store.db.selectFrom("predictions").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.store.db
+      .selectFrom("predictions")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirst();
     return row ? fromRow(row) : undefined;
   }
 

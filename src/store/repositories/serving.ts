@@ -38,7 +38,11 @@ export class SqlDeploymentStore implements DeploymentStore {
     }
   }
 
-  async update(next: Deployment, expectedRevision: number, entry: Omit<DeploymentHistoryEntry, "id">): Promise<boolean> {
+  async update(
+    next: Deployment,
+    expectedRevision: number,
+    entry: Omit<DeploymentHistoryEntry, "id">,
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const { id, created_at, created_by, name, project_id, ...changes } = toRow(next);
       const result = await trx
@@ -63,7 +67,11 @@ export class SqlDeploymentStore implements DeploymentStore {
   }
 
   async findByName(name: string): Promise<Deployment | undefined> {
-    const row = await this.db.selectFrom("deployments").selectAll().where("name", "=", name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("deployments")
+      .selectAll()
+      .where("name", "=", name)
+      .executeTakeFirst();
     return row ? fromRow(row) : undefined;
   }
 
@@ -93,7 +101,11 @@ export class SqlDeploymentStore implements DeploymentStore {
   }
 
   async generation(): Promise<number> {
-    const row = await this.db.selectFrom("serving_generation").select("generation").where("id", "=", 1).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("serving_generation")
+      .select("generation")
+      .where("id", "=", 1)
+      .executeTakeFirst();
     return Number(row?.generation ?? 0);
   }
 }

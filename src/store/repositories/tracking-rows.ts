@@ -33,7 +33,9 @@ export function toRunInfo(row: Selectable<RunsTable>): RunInfo {
   };
 }
 
-export function toMetricPoint(row: Pick<MetricsTable | LatestMetricsTable, "key" | "step" | "timestamp" | "value" | "is_nan">): MetricPoint {
+export function toMetricPoint(
+  row: Pick<MetricsTable | LatestMetricsTable, "key" | "step" | "timestamp" | "value" | "is_nan">,
+): MetricPoint {
   return {
     key: row.key,
     value: row.is_nan ? Number.NaN : Number(row.value),
@@ -45,7 +47,14 @@ export function toMetricPoint(row: Pick<MetricsTable | LatestMetricsTable, "key"
 /** NaN cannot be stored in SQLite: it becomes value 0 with is_nan 1 (MLflow's own encoding). */
 export function metricRow(runId: string, m: MetricPoint): MetricsTable {
   const nan = Number.isNaN(m.value);
-  return { run_id: runId, key: m.key, step: m.step, timestamp: m.timestamp, value: nan ? 0 : m.value, is_nan: nan ? 1 : 0 };
+  return {
+    run_id: runId,
+    key: m.key,
+    step: m.step,
+    timestamp: m.timestamp,
+    value: nan ? 0 : m.value,
+    is_nan: nan ? 1 : 0,
+  };
 }
 
 /** Splits `items` into power-of-two sized chunks (at most `max`), so a few cached statements cover every size. */
