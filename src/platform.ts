@@ -39,6 +39,8 @@ import { SqlJobStore } from "./store/repositories/jobs.js";
 import { createLocalWorkloads } from "./runtime/local/local-workloads.js";
 import { createPipelineServices, type PipelineServices } from "./pipelines/pipeline-services.js";
 import { SqlPipelineStore } from "./store/repositories/pipelines.js";
+import { type BatchServices, createBatchServices } from "./serving/batch/batch-services.js";
+import { SqlBatchStore } from "./store/repositories/batch.js";
 import type { Runtime } from "./runtime/runtime.js";
 import { publicUrlOf } from "./config.js";
 
@@ -86,6 +88,8 @@ export interface Platform {
   serving: ServingServices;
   /** Retrain policies, the trigger, pipeline runs (the closed loop). */
   pipelines: PipelineServices;
+  /** Batch prediction (pseudo-labeling) jobs on the scheduler: create, progress, worker API, exports. */
+  batch: BatchServices;
   /** This process's identity in leases: host:pid:random. */
   holderId: string;
   loops: BackgroundLoop[];
@@ -235,6 +239,15 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     runtime: workloads.runtime,
     serving,
     pipelines,
+    batch: createBatchServices({
+      store: new SqlBatchStore(store),
+      projects: identity,
+      models: registry,
+      datasets: data.datasets,
+      jobs: jobSystem.service,
+      artifacts,
+      audit,
+    }),
     loops: [
       ...serving.loops,
       jobSystem.loop,

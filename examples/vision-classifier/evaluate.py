@@ -3,11 +3,15 @@
 
 --model is a model directory (model.onnx + model.json [+ checkpoint.pt]), a model.onnx file, or
 MODEL:VERSION from the registry (downloaded through the SDK; VERSION may be a number, a stage or an alias).
-Images are preprocessed as the model's model.json says, so this checks what serving will see."""
+Images are preprocessed as the model's model.json says, so this checks what serving will see.
+
+--snapshot ID evaluates on one split of a platform dataset snapshot (default: holdout, the split no training
+job downloads); the result names the evaluated items by the sha256 of their sorted ids."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -99,14 +103,31 @@ def evaluate_model(model_dir: str, data_dir: str, backend: str = "auto", batch_s
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="model dir, model.onnx, or MODEL:VERSION")
-    p.add_argument("--data", required=True, help="ImageFolder directory")
+    p.add_argument("--data", help="ImageFolder directory")
+    p.add_argument("--snapshot", help="platform dataset snapshot id (instead of --data)")
+    p.add_argument("--split", default="holdout", choices=["train", "val", "holdout"], help="split of --snapshot")
     p.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     args = p.parse_args(argv)
+    if not args.data and not args.snapshot:
+        p.error("give --data DIR or --snapshot ID")
     with tempfile.TemporaryDirectory() as workdir:
-        result = evaluate_model(resolve_model_dir(args.model, workdir), args.data, args.backend)
+        data_dir, snapshot_info = args.data, {}
+        if args.snapshot:
+            got = _sdk().Client.from_env().download_snapshot(
+                args.snapshot, os.path.join(workdir, "snapshot"), splits=(args.split,)
+            )
+            data_dir = got["splits"][args.split]
+            ids = sorted(i["id"] for i in got["manifest"]["items"] if i["split"] == args.split and i.get("sha256"))
+            snapshot_info = {
+                "snapshot": got["id"],
+                "split": args.split,
+                "item_set_sha256": hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest(),
+            }
+        result = evaluate_model(resolve_model_dir(args.model, workdir), data_dir, args.backend)
+    result.update(snapshot_info)
     result["model"] = args.model
-    result["data"] = args.data
+    result["data"] = args.data or f"snapshot:{args.snapshot}/{args.split}"
     if args.json:
         print(json.dumps(result))
     else:

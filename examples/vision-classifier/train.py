@@ -4,11 +4,15 @@ model/ (model.onnx + model.json + checkpoint.pt), uploads it and optionally regi
 
 Transfer learning: --init-from MODEL:VERSION (from the registry) or a local model dir / checkpoint keeps
 the backbone, re-creates the head when the class set changed, can freeze the backbone for the first epochs
-and uses --finetune-lr. Inside a retraining job, MLOPS_BASE_MODEL is the default for --init-from."""
+and uses --finetune-lr. Inside a retraining job, MLOPS_BASE_MODEL is the default for --init-from.
+
+Platform data: --snapshot ID (default MLOPS_DATASET_SNAPSHOT when --data is not given) downloads the
+snapshot's train and val splits through the SDK -- never holdout, which stays unseen for evaluation."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import random
@@ -34,7 +38,10 @@ except ImportError:  # running from a checkout: use the SDK next door
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="ImageFolder directory (<class>/<image>)")
+    p.add_argument("--data", help="ImageFolder directory (<class>/<image>); or use --snapshot")
+    p.add_argument("--snapshot", help="platform dataset snapshot id (default: MLOPS_DATASET_SNAPSHOT); train+val only")
+    p.add_argument("--shuffle-labels", type=float, default=0.0, metavar="FRACTION",
+                   help="corrupt this fraction of the training labels (to demonstrate a bad candidate)")
     p.add_argument("--val", help="separate validation directory (default: a deterministic 20%% split of --data)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=3e-3, help="learning rate when training from scratch")
@@ -45,6 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=16, help="channels of the first convolution")
     p.add_argument("--no-augment", action="store_true", help="no random flips/transposes")
     p.add_argument("--target-accuracy", type=float, help="stop once val_accuracy reaches this")
+    p.add_argument("--keep-best", action="store_true",
+                   help="export the weights of the epoch with the best val_accuracy, not the last epoch's")
     p.add_argument("--init-from", help="MODEL:VERSION, or a local model dir / checkpoint.pt")
     p.add_argument("--freeze-backbone-epochs", type=int, default=0)
     p.add_argument("--register", metavar="NAME", help="register the trained model under this name")
@@ -116,6 +125,29 @@ def evaluate(model, x, y, batch_size=512):
     return total_loss / len(y), correct / len(y)
 
 
+def fetch_snapshot_data(args, env, workdir, say) -> None:
+    """--snapshot: the train and val splits into workdir, as ImageFolder directories (holdout is never fetched)."""
+    client = mlops_sdk.Client.from_env()
+    t0 = time.monotonic()
+    got = client.download_snapshot(args.snapshot, os.path.join(workdir, "snapshot"), splits=("train", "val"))
+    args.data = got["splits"]["train"]
+    args.val = got["splits"]["val"] if got["counts"]["val"] > 0 else None
+    args.snapshot_counts = got["counts"]
+    say(f"snapshot {args.snapshot[:12]}: {got['counts']['train']} train + {got['counts']['val']} val images "
+        f"({time.monotonic() - t0:.1f}s)")
+
+
+def corrupt_labels(y: torch.Tensor, fraction: float, classes: int, seed: int) -> int:
+    """Replaces `fraction` of the labels by a different class (deterministic); returns how many."""
+    if fraction <= 0:
+        return 0
+    g = torch.Generator().manual_seed(seed + 7919)
+    picked = torch.randperm(len(y), generator=g)[: int(round(fraction * len(y)))]
+    shift = torch.randint(1, classes, (len(picked),), generator=g)
+    y[picked] = (y[picked] + shift.to(y.device)) % classes
+    return len(picked)
+
+
 def load_data(args):
     size = [args.image_size, args.image_size]
     classes, items = list_image_folder(args.data)
@@ -126,6 +158,9 @@ def load_data(args):
             raise SystemExit(f"validation classes not in the training data: {unknown}")
         train_items, val_root = items, args.val
     else:
+        train_items, val_items = split_train_val(items)
+        val_root = args.data
+    if not val_items and args.val:  # e.g. a snapshot whose val split is empty: fall back to a split
         train_items, val_items = split_train_val(items)
         val_root = args.data
     if not val_items:
@@ -142,15 +177,26 @@ def main(argv=None) -> dict:
     env = mlops_sdk.WorkloadEnv.from_environ()
     output = os.path.abspath(args.output or env.output_dir or "mlops-output")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    classes, x_train, y_train, x_val, y_val = load_data(args)
-    x_train, y_train, x_val, y_val = (t.to(device) for t in (x_train, y_train, x_val, y_val))
-    run = mlops_sdk.start_run(args.experiment, args.run_name, output_dir=output)
-    try:
-        with tempfile.TemporaryDirectory() as workdir:
+    if not args.data:
+        args.snapshot = args.snapshot or env.dataset_snapshot
+    if not args.data and not args.snapshot:
+        raise SystemExit("give --data DIR or --snapshot ID (or run in a job with MLOPS_DATASET_SNAPSHOT)")
+    with tempfile.TemporaryDirectory() as workdir:
+        if args.snapshot and not args.data:
+            fetch_snapshot_data(args, env, workdir, say)
+        classes, x_train, y_train, x_val, y_val = load_data(args)
+        # Labels corrupted at the source are wrong in both splits (so validation cannot notice either).
+        corrupted = corrupt_labels(y_train, args.shuffle_labels, len(classes), args.seed)
+        corrupted += corrupt_labels(y_val, args.shuffle_labels, len(classes), args.seed + 1)
+        if corrupted:
+            say(f"corrupted {corrupted} of {len(y_train) + len(y_val)} train+val labels (--shuffle-labels {args.shuffle_labels})")
+        x_train, y_train, x_val, y_val = (t.to(device) for t in (x_train, y_train, x_val, y_val))
+        run = mlops_sdk.start_run(args.experiment, args.run_name, output_dir=output)
+        try:
             summary = train(args, env, run, classes, (x_train, y_train, x_val, y_val), device, output, workdir, say)
-    except BaseException:
-        run.end_run("FAILED")
-        raise
+        except BaseException:
+            run.end_run("FAILED")
+            raise
     run.end_run("FINISHED")
     with open(os.path.join(output, "summary.json"), "w", encoding="utf-8") as out:
         json.dump(summary, out, indent=2)
@@ -170,14 +216,15 @@ def train(args, env, run, classes, tensors, device, output, workdir, say) -> dic
         say(f"initialised from {init_from}: backbone loaded, head {'kept' if head_reused else 're-created'}")
     model.to(device)
     run.log_params({
-        "data": args.data, "val": args.val or "split:0.2", "epochs": args.epochs, "lr": lr,
+        "data": f"snapshot:{args.snapshot}" if args.snapshot else args.data, "val": args.val or "split:0.2",
+        "shuffle_labels": args.shuffle_labels, "epochs": args.epochs, "lr": lr,
         "batch_size": args.batch_size, "seed": args.seed, "image_size": args.image_size, "arch": ARCH,
         "width": args.width, "augment": not args.no_augment, "classes": ",".join(classes), "train_size": len(y_train), "val_size": len(y_val),
         "init_from": init_from or "", "freeze_backbone_epochs": args.freeze_backbone_epochs,
         "target_accuracy": args.target_accuracy if args.target_accuracy is not None else "",
         "device": device.type,
     })
-    tags = {"mlops.base_model": init_from or "", "mlops.dataset_snapshot": env.dataset_snapshot or ""}
+    tags = {"mlops.base_model": init_from or "", "mlops.dataset_snapshot": args.snapshot or env.dataset_snapshot or ""}
     if head_reused is not None:
         tags["mlops.head_reinitialized"] = str(not head_reused).lower()
     run.set_tags(tags)
@@ -185,6 +232,7 @@ def train(args, env, run, classes, tensors, device, output, workdir, say) -> dic
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(args.seed)
     history, epochs_to_target = [], None
+    best_acc, best_state, best_epoch = -1.0, None, 0
     started = time.monotonic()
     for epoch in range(1, args.epochs + 1):
         frozen = epoch <= args.freeze_backbone_epochs
@@ -197,6 +245,9 @@ def train(args, env, run, classes, tensors, device, output, workdir, say) -> dic
         metrics = {"train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss, "val_accuracy": val_acc}
         run.log_metrics(metrics, step=epoch)
         history.append({"epoch": epoch, **metrics})
+        if args.keep_best and val_acc > best_acc:
+            best_acc, best_epoch = val_acc, epoch
+            best_state = copy.deepcopy(model.state_dict())
         say(
             f"epoch {epoch}/{args.epochs}{' (backbone frozen)' if frozen else ''}: train_loss {train_loss:.4f} "
             f"train_accuracy {train_acc:.4f} val_loss {val_loss:.4f} val_accuracy {val_acc:.4f} "
@@ -210,6 +261,10 @@ def train(args, env, run, classes, tensors, device, output, workdir, say) -> dic
     if args.target_accuracy is not None and epochs_to_target is None:
         say(f"target val_accuracy {args.target_accuracy} not reached in {args.epochs} epochs")
     model.set_backbone_frozen(False)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        run.log_metric("best_val_accuracy", best_acc, step=len(history))
+        say(f"keeping the weights of epoch {best_epoch} (val_accuracy {best_acc:.4f})")
     model_dir = os.path.join(output, "model")
     diff = write_model_dir(model.cpu(), classes, args.image_size, model_dir, x_val[:64].cpu())
     run.log_metric("onnx_max_abs_diff", diff, step=len(history))

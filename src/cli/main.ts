@@ -4,6 +4,8 @@ import { ApiError, ConnectionError } from "./client.js";
 import { registerAuditCommand } from "./commands/audit.js";
 import { registerAuthCommands } from "./commands/auth.js";
 import { registerDataCommands } from "./commands/data.js";
+import { registerDemoCommands } from "./commands/demo.js";
+import { registerPipelineCommands } from "./commands/pipelines.js";
 import { registerDeployCommands } from "./commands/deploy.js";
 import { registerIdentityCommands } from "./commands/identity.js";
 import { registerJobCommands } from "./commands/jobs.js";
@@ -40,6 +42,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerJobCommands(program, ctx);
   registerModelCommands(program, ctx);
   registerDataCommands(program, ctx);
+  registerPipelineCommands(program, ctx);
+  registerDemoCommands(program, ctx);
   registerDeployCommands(program, ctx);
   registerTrackingCommands(program, ctx);
   return program;

@@ -1,3 +1,4 @@
+import type { BatchTables } from "./tables/batch.js";
 import type { DataTables } from "./tables/data.js";
 import type { IdentityTables } from "./tables/identity.js";
 import type { JobTables } from "./tables/jobs.js";
@@ -11,4 +12,4 @@ import type { TrackingTables } from "./tables/tracking.js";
  * The whole metadata schema as Kysely sees it. Each domain declares its tables in `tables/<domain>.ts`;
  * migrations in `migrations/` create them.
  */
-export interface Database extends IdentityTables, SystemTables, TrackingTables, DataTables, RegistryTables, JobTables, ServingTables, PipelineTables {}
+export interface Database extends IdentityTables, SystemTables, TrackingTables, DataTables, RegistryTables, JobTables, ServingTables, PipelineTables, BatchTables {}

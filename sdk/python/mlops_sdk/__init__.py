@@ -9,6 +9,7 @@ from .client import Client
 from .env import WorkloadEnv, parse_model_ref
 from .errors import ApiError, MlopsError, OfflineError, ServerUnreachableError
 from .run import OfflineRun, Run, start_run
+from .snapshots import download_snapshot, snapshot_item_ids
 
 __all__ = [
     "ApiError",
@@ -19,7 +20,9 @@ __all__ = [
     "Run",
     "ServerUnreachableError",
     "WorkloadEnv",
+    "download_snapshot",
     "parse_model_ref",
+    "snapshot_item_ids",
     "start_run",
 ]
 __version__ = "0.1.0"

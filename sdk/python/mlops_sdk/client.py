@@ -206,6 +206,15 @@ class Client:
             "model_version"
         ]
 
+    # ---- datasets -------------------------------------------------------------------------------------
+
+    def download_snapshot(self, snapshot_id: str, dest: str, splits=("train", "val"), workers: int = 8) -> dict:
+        """Downloads a dataset snapshot's manifest and the images of ``splits`` (verified by sha256) into
+        ``dest`` (see ``mlops_sdk.snapshots``). Training jobs take train and val only, never holdout."""
+        from .snapshots import fetch_snapshot
+
+        return fetch_snapshot(self.transport, snapshot_id, dest, splits, workers)
+
     def get_model_version_download(self, name: str, version: str, dest: str) -> str:
         """Downloads a model version's files (its ``source``) into ``dest``; returns ``dest``."""
         model_version = self.get_model_version(name, version)

@@ -177,7 +177,7 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
     .requiredOption("--dataset <dataset>", "dataset whose new labels count")
     .requiredOption("--min-new-labels <n>", "new or changed labels that fire a retrain")
     .option("--cooldown <seconds>", "minimum time between two retrains (default 300)")
-    .option("--command <command>", "training command (default: python train.py --epochs 6, the bundled example)")
+    .option("--command <command>", "training command (default: python train.py --epochs 8 --keep-best, the bundled example)")
     .option("--code-digest <sha256>", "code archive for --command (POST /api/v1/jobs/code); default the example")
     .option("--gpus <n>", "GPUs for the training job")
     .option("--cpu <cores>", "CPU cores for the training job")

@@ -6,6 +6,7 @@ import { registryMigration } from "./0150_registry.js";
 import { registryWebhooksMigration } from "./0151_registry_webhooks.js";
 import { jobsMigration } from "./0200_jobs.js";
 import { servingMigration } from "./0300_serving.js";
+import { batchMigration } from "./0350_batch.js";
 import { dataMigration } from "./0400_data.js";
 import { pipelinesMigration } from "./0450_pipelines.js";
 
@@ -21,6 +22,7 @@ export const migrations: readonly VersionedMigration[] = [
   registryWebhooksMigration,
   jobsMigration,
   servingMigration,
+  batchMigration,
   dataMigration,
   pipelinesMigration,
 ];

@@ -1,0 +1,58 @@
+import type { AnalysisPlan } from "../../serving/deployments/deployment.js";
+
+/** How big the demo is: images, label waves, epochs, and the canary plan. */
+export interface LoopScale {
+  /** Labeled images from the base distribution (v1's training data). */
+  baseImages: number;
+  /** Images from the shifted distribution, unlabeled until the simulated labelers get to them. */
+  shiftedImages: number;
+  /** Labels before the first retrain, during the canary (agreement), and before the corrupted retrain. */
+  waves: [number, number, number];
+  minNewLabels: number;
+  cooldownSeconds: number;
+  v1Epochs: number;
+  retrainEpochs: number;
+  /** Fraction of labels the bad candidate's job corrupts. */
+  shuffleLabels: number;
+  trafficPerSecond: number;
+  canaryPlan: Partial<AnalysisPlan>;
+}
+
+const CANARY: Partial<AnalysisPlan> = {
+  intervalSeconds: 3,
+  stepWeight: 25,
+  maxWeight: 50,
+  minRequests: 10,
+  maxErrorRate: 0.01,
+  // The demo trains and serves on the same two cores: latency is noisy, so only a gross slowdown fails.
+  maxP95LatencyRatio: 4,
+  minAgreement: 0.5,
+  minLabels: 15,
+  failureLimit: 2,
+};
+
+export const DEMO_SCALE: LoopScale = {
+  baseImages: 1200,
+  shiftedImages: 900,
+  waves: [400, 150, 300],
+  minNewLabels: 300,
+  cooldownSeconds: 10,
+  v1Epochs: 12,
+  retrainEpochs: 8,
+  shuffleLabels: 0.8,
+  trafficPerSecond: 12,
+  canaryPlan: CANARY,
+};
+
+export const FAST_SCALE: LoopScale = {
+  baseImages: 700,
+  shiftedImages: 600,
+  waves: [300, 120, 180],
+  minNewLabels: 200,
+  cooldownSeconds: 5,
+  v1Epochs: 10,
+  retrainEpochs: 6,
+  shuffleLabels: 0.8,
+  trafficPerSecond: 12,
+  canaryPlan: CANARY,
+};

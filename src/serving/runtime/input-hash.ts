@@ -1,0 +1,25 @@
+import { createHash } from "node:crypto";
+import type { TensorInput } from "../runner/model-runner.js";
+
+/** The prediction log's input reference: sha256 of the image bytes. */
+export function hashImage(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Names, datatypes, shapes and values: typed arrays by their bytes, JSON numbers as float64 (so the same
+ * JSON request always hashes the same, whatever its formatting or nesting).
+ */
+export function hashTensors(inputs: TensorInput[]): string {
+  const h = createHash("sha256");
+  for (const t of inputs) {
+    h.update(JSON.stringify([t.name, t.datatype, t.shape]));
+    const data = t.data as ArrayLike<number | boolean | bigint>;
+    if (ArrayBuffer.isView(data)) h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    else
+      h.update(
+        new Uint8Array(Float64Array.from(Array.from(data as ArrayLike<number | boolean>, Number)).buffer),
+      );
+  }
+  return h.digest("hex");
+}
