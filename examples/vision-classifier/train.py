@@ -165,6 +165,11 @@ def load_data(args):
         val_root = args.data
     if not val_items:
         raise SystemExit("the validation split is empty; add images or pass --val")
+    # Snapshot files are named by item id: what the model saw, recorded with the run (lineage, and checkable).
+    args.used_items = {
+        "train": sorted(os.path.splitext(os.path.basename(rel))[0] for rel, _ in train_items),
+        "val": sorted(os.path.splitext(os.path.basename(rel))[0] for rel, _ in val_items),
+    }
     x_train, y_train = load_items(args.data, train_items, classes, size)
     x_val, y_val = load_items(val_root, val_items, classes, size)
     return classes, normalize(x_train), y_train, normalize(x_val), y_val
@@ -270,6 +275,12 @@ def train(args, env, run, classes, tensors, device, output, workdir, say) -> dic
     run.log_metric("onnx_max_abs_diff", diff, step=len(history))
     say(f"exported {model_dir} (ONNX matches PyTorch within {diff:.1e})")
     run.log_artifacts(model_dir, "model")
+    if args.snapshot:
+        data_dir = os.path.join(output, "data")
+        os.makedirs(data_dir, exist_ok=True)
+        with open(os.path.join(data_dir, "training-items.json"), "w", encoding="utf-8") as f:
+            json.dump({"snapshot": args.snapshot, **args.used_items}, f)
+        run.log_artifacts(data_dir, "data")
     registered = None
     if args.register:
         registered = run.register_model(args.register, "model")

@@ -3,6 +3,7 @@ import { isDomainError } from "../errors.js";
 import { ApiError, ConnectionError } from "./client.js";
 import { registerAuditCommand } from "./commands/audit.js";
 import { registerAuthCommands } from "./commands/auth.js";
+import { registerBatchCommands } from "./commands/batch.js";
 import { registerDataCommands } from "./commands/data.js";
 import { registerDemoCommands } from "./commands/demo.js";
 import { registerPipelineCommands } from "./commands/pipelines.js";
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerPipelineCommands(program, ctx);
   registerDemoCommands(program, ctx);
   registerDeployCommands(program, ctx);
+  registerBatchCommands(program, ctx);
   registerTrackingCommands(program, ctx);
   return program;
 }

@@ -52,9 +52,15 @@ export interface Job {
   /** Why the job is in its state (the last transition's reason, or why it waits). */
   stateReason: string;
   createdBy?: string;
+  /** The submitting user's id (workload tokens are issued to this user). */
+  ownerId?: string;
   runId?: string;
+  /** The MLflow experiment of the job's run. */
+  experimentId?: string;
   /** sha256 of the packed code the job runs (`--code DIR`). */
   codeDigest?: string;
+  /** Set by a cancel while the job is scheduled or running; the scheduler stops its replicas. */
+  cancelRequested?: boolean;
   submittedAt: string;
   updatedAt: string;
   startedAt?: string;

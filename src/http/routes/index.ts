@@ -2,6 +2,7 @@ import { mlflowRegistryRoutes } from "../../mlflow/registry-routes.js";
 import { mlflowTrackingRoutes } from "../../mlflow/tracking-routes.js";
 import type { RouteModule } from "../types.js";
 import { auditRoutes } from "./audit.js";
+import { batchRoutes } from "./batch.js";
 import { dataRoutes } from "./data.js";
 import { healthRoutes } from "./health.js";
 import { identityRoutes } from "./identity.js";
@@ -36,4 +37,5 @@ export const routeModules: readonly RouteModule[] = [
   servingPredictRoutes,
   oipRoutes,
   labelStudioMlRoutes,
+  batchRoutes,
 ];

@@ -49,7 +49,11 @@ export async function createLocalWorkloads(options: LocalWorkloadsOptions): Prom
     gpus,
   };
   const sdkPythonDir = findSdkPythonDir();
-  const readOnlyPaths = [sdkPythonDir, interpreterPrefix(options.python)].filter((p): p is string => !!p);
+  // The platform's own installation, read-only: platform-provided workloads (the batch prediction worker,
+  // `node bin/mlops.js batch worker`) run its code. The data dir stays hidden even if it lies inside.
+  const readOnlyPaths = [sdkPythonDir, installationRoot(), interpreterPrefix(options.python)].filter(
+    (p): p is string => !!p,
+  );
   const runtime = await LocalRuntime.create({
     stateDir: path.join(options.dataDir, "runtime"),
     logDir: path.join(options.dataDir, "job-logs"),
@@ -81,6 +85,12 @@ function findSdkPythonDir(): string | undefined {
     dir = path.dirname(dir);
   }
   return undefined;
+}
+
+/** The directory holding `bin/mlops.js` (src/runtime/local -> repo root, same depth under dist/). */
+function installationRoot(): string | undefined {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+  return existsSync(path.join(root, "bin", "mlops.js")) ? root : undefined;
 }
 
 /** A virtualenv's root for an interpreter outside the system paths (bound read-only into sandboxes). */

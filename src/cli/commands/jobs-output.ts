@@ -1,0 +1,140 @@
+import type { ApiClient } from "../client.js";
+import { emit, printKeyValues, printTable } from "../output.js";
+
+/** Human output of the jobs commands. */
+export interface JobOutput {
+  id: string;
+  name: string;
+  state: string;
+  stateReason: string;
+  attempt: number;
+  maxRetries: number;
+  resources: { cpu: number; memoryMiB: number; gpus: number; gpuType?: string };
+  command: string[];
+  runId?: string;
+  experimentId?: string;
+  codeDigest?: string;
+  createdBy?: string;
+  submittedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  timeoutSeconds: number | null;
+}
+
+export interface ReplicaOutput {
+  attempt: number;
+  replicaIndex: number;
+  gpuUuids: string[];
+  state: string;
+  pid: number | null;
+  end: string | null;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export function printJob(
+  job: JobOutput,
+  replicas: ReplicaOutput[],
+  events: Array<Record<string, unknown>>,
+): void {
+  printKeyValues({
+    id: job.id,
+    name: job.name,
+    state: job.state,
+    reason: job.stateReason,
+    command: job.command.join(" "),
+    resources: `${job.resources.gpus} GPU${job.resources.gpuType ? ` (${job.resources.gpuType})` : ""}, ${job.resources.cpu} CPU, ${job.resources.memoryMiB} MiB`,
+    attempt: `${job.attempt} (max retries ${job.maxRetries})`,
+    timeout: job.timeoutSeconds === null ? "none" : `${job.timeoutSeconds} s`,
+    run: job.runId,
+    experiment: job.experimentId,
+    code: job.codeDigest,
+    by: job.createdBy,
+    submitted: job.submittedAt,
+    started: job.startedAt,
+    finished: job.finishedAt,
+  });
+  process.stdout.write("\nreplicas:\n");
+  printTable(
+    replicas.map((r) => ({
+      attempt: r.attempt,
+      replica: r.replicaIndex,
+      state: r.state,
+      gpus: r.gpuUuids.join(",") || "-",
+      pid: r.pid,
+      end: r.end,
+      exit: r.signal ?? r.exitCode,
+    })),
+  );
+  process.stdout.write("\nevents:\n");
+  printEvents(events);
+}
+
+export function printEvents(events: Array<Record<string, unknown>>): void {
+  printTable(
+    events.map((e) => ({
+      at: e.at,
+      from: e.from,
+      to: e.to,
+      attempt: e.attempt,
+      by: e.actor,
+      reason: e.reason,
+    })),
+  );
+}
+
+interface GpuView {
+  source: string;
+  devices: Array<{
+    index: number;
+    uuid: string;
+    type: string;
+    name?: string;
+    simulated: boolean;
+    heldBy: { jobId: string; jobName: string } | null;
+  }>;
+  nodes: Array<{ id: string; cpu: number; memoryMiB: number; cpuHeld: number; memoryMiBHeld: number }>;
+  runtime: { sandbox: string; sandboxReason?: string; memoryLimit: string; memoryLimitReason?: string };
+}
+
+export async function printGpus(client: ApiClient, opts: { json?: boolean }): Promise<void> {
+  const view = await client.get<GpuView>("/api/v1/gpus");
+  emit(opts, view, () => {
+    const source = {
+      detected: "detected with nvidia-smi",
+      declared: "declared in config (simulated)",
+      none: "none",
+    };
+    process.stdout.write(`GPUs: ${source[view.source as keyof typeof source] ?? view.source}\n`);
+    printTable(
+      view.devices.map((d) => ({
+        index: d.index,
+        type: d.type,
+        uuid: d.uuid,
+        simulated: d.simulated ? "yes" : "no",
+        job: d.heldBy ? `${d.heldBy.jobId} (${d.heldBy.jobName.slice(0, 30)})` : "free",
+      })),
+    );
+    for (const node of view.nodes) {
+      process.stdout.write(
+        `node ${node.id}: CPU ${node.cpuHeld}/${node.cpu} held, memory ${node.memoryMiBHeld}/${node.memoryMiB} MiB held\n`,
+      );
+    }
+    const sandbox =
+      view.runtime.sandbox === "none"
+        ? `none — jobs are NOT isolated (${view.runtime.sandboxReason ?? "unavailable"})`
+        : view.runtime.sandbox;
+    process.stdout.write(`sandbox: ${sandbox}\n`);
+    const memory =
+      view.runtime.memoryLimit === "none"
+        ? `none (${view.runtime.memoryLimitReason ?? ""})`
+        : view.runtime.memoryLimit;
+    process.stdout.write(`memory limit: ${memory}\n`);
+  });
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}

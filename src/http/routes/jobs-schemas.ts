@@ -1,0 +1,139 @@
+import { Type } from "@sinclair/typebox";
+
+/** Reply and request schemas of the jobs API. */
+
+const Nullable = <T extends ReturnType<typeof Type.Integer>>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const ResourcesSchema = Type.Object({
+  cpu: Type.Number(),
+  memoryMiB: Type.Integer(),
+  gpus: Type.Integer(),
+  gpuType: Type.Optional(Type.String()),
+});
+
+export const JobReply = Type.Object({
+  id: Type.String(),
+  projectId: Type.String(),
+  name: Type.String(),
+  command: Type.Array(Type.String()),
+  env: Type.Record(Type.String(), Type.String()),
+  image: Type.Optional(Type.String()),
+  resources: ResourcesSchema,
+  distributed: Type.Optional(Type.Object({ nodes: Type.Integer(), procsPerNode: Type.Integer() })),
+  replicas: Type.Integer(),
+  priority: Type.Integer(),
+  maxRetries: Type.Integer(),
+  timeoutSeconds: Nullable(Type.Integer()),
+  attempt: Type.Integer(),
+  state: Type.String(),
+  stateReason: Type.String(),
+  createdBy: Type.Optional(Type.String()),
+  ownerId: Type.Optional(Type.String()),
+  runId: Type.Optional(Type.String()),
+  experimentId: Type.Optional(Type.String()),
+  codeDigest: Type.Optional(Type.String()),
+  cancelRequested: Type.Optional(Type.Boolean()),
+  submittedAt: Type.String(),
+  updatedAt: Type.String(),
+  startedAt: Type.Optional(Type.String()),
+  finishedAt: Type.Optional(Type.String()),
+});
+
+export const ReplicaReply = Type.Object({
+  replicaId: Type.String(),
+  jobId: Type.String(),
+  attempt: Type.Integer(),
+  replicaIndex: Type.Integer(),
+  nodeId: Type.String(),
+  cpu: Type.Number(),
+  memoryMiB: Type.Integer(),
+  gpuUuids: Type.Array(Type.String()),
+  state: Type.String(),
+  pid: Nullable(Type.Integer()),
+  end: Type.Union([Type.String(), Type.Null()]),
+  exitCode: Nullable(Type.Integer()),
+  signal: Type.Union([Type.String(), Type.Null()]),
+  message: Type.Union([Type.String(), Type.Null()]),
+  startedAt: Nullable(Type.Integer()),
+  endedAt: Nullable(Type.Integer()),
+  stdoutSha256: Type.Union([Type.String(), Type.Null()]),
+  stderrSha256: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const EventReply = Type.Object({
+  id: Type.Integer(),
+  jobId: Type.String(),
+  at: Type.Integer(),
+  from: Type.Union([Type.String(), Type.Null()]),
+  to: Type.String(),
+  attempt: Type.Integer(),
+  actor: Type.String(),
+  reason: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export const SubmitBody = Type.Object(
+  {
+    project: Type.Optional(Type.String({ maxLength: 200 })),
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+    command: Type.Array(Type.String({ maxLength: 100_000 }), { minItems: 1, maxItems: 10_000 }),
+    env: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 100_000 }))),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          memoryMiB: Type.Optional(Type.Integer({ minimum: 1 })),
+          gpus: Type.Optional(Type.Integer({ minimum: 0 })),
+          gpuType: Type.Optional(Type.String({ maxLength: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    priority: Type.Optional(Type.Integer()),
+    maxRetries: Type.Optional(Type.Integer({ minimum: 0 })),
+    timeoutSeconds: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    codeDigest: Type.Optional(Type.String({ pattern: "^[0-9a-fA-F]{64}$" })),
+    experiment: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+
+const Holder = Type.Object({
+  jobId: Type.String(),
+  jobName: Type.String(),
+  projectId: Type.String(),
+  replicaIndex: Type.Integer(),
+});
+
+export const GpusReply = Type.Object({
+  source: Type.String(),
+  devices: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      uuid: Type.String(),
+      type: Type.String(),
+      name: Type.Optional(Type.String()),
+      memoryMiB: Type.Optional(Type.Integer()),
+      simulated: Type.Boolean(),
+      nodeId: Type.String(),
+      heldBy: Type.Union([Holder, Type.Null()]),
+    }),
+  ),
+  nodes: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      cpu: Type.Number(),
+      memoryMiB: Type.Integer(),
+      cpuHeld: Type.Number(),
+      memoryMiBHeld: Type.Integer(),
+      gpus: Type.Integer(),
+    }),
+  ),
+  runtime: Type.Object({
+    name: Type.String(),
+    sandbox: Type.String(),
+    sandboxReason: Type.Optional(Type.String()),
+    memoryLimit: Type.String(),
+    memoryLimitReason: Type.Optional(Type.String()),
+  }),
+});

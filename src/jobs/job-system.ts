@@ -1,0 +1,124 @@
+import type { ArtifactStore } from "../artifacts/artifact-store.js";
+import type { AuditLog } from "../audit/audit-log.js";
+import type { IdentityService } from "../auth/identity-service.js";
+import type { Principal } from "../auth/principal.js";
+import type { Runtime } from "../runtime/runtime.js";
+import type { TrackingService } from "../tracking/tracking-service.js";
+import { deviceByUuid, type WorkloadInventory } from "./inventory.js";
+import type { JobState } from "./job.js";
+import { JobExecutor } from "./job-executor.js";
+import { JobLauncher } from "./job-launcher.js";
+import { archiveReplicaLogs, type JobLogDeps } from "./job-logs.js";
+import { JobSchedulerLoop } from "./job-loop.js";
+import { JobService } from "./job-service.js";
+import type { JobStore } from "./job-store.js";
+import { jobTrackingFrom } from "./job-tracking.js";
+import { JobTransitions } from "./job-transitions.js";
+import { JobWorkDirs } from "./job-workdirs.js";
+import type { SchedulerPolicy } from "./scheduler.js";
+
+/** The principal the scheduler acts as (closing runs, revoking workload tokens). */
+export const SCHEDULER_PRINCIPAL: Principal = {
+  userId: "system",
+  userName: "system",
+  role: "admin",
+  tokenId: "system",
+};
+
+export interface JobSystemDeps {
+  store: JobStore;
+  runtime: Runtime;
+  inventory: WorkloadInventory;
+  jobsDir: string;
+  artifacts: ArtifactStore;
+  identity: IdentityService;
+  audit: AuditLog;
+  tracking: TrackingService;
+  isLeader: () => boolean;
+  /** URL workloads reach the control plane at. */
+  apiUrl: () => string;
+  python: () => Promise<string | null>;
+  sdkPythonDir?: string;
+  policy?: Partial<SchedulerPolicy>;
+  graceMs?: number;
+  log: (level: "info" | "warn" | "error", message: string, details?: Record<string, unknown>) => void;
+  /** Metrics hooks. */
+  onTransition?: (to: JobState) => void;
+  onPass?: (stats: { queued: number; placed: number; durationMs: number }) => void;
+}
+
+export interface JobSystem {
+  service: JobService;
+  loop: JobSchedulerLoop;
+  executor: JobExecutor;
+  logs: JobLogDeps;
+}
+
+/** Wires the job domain: service (API), scheduler loop, executor, launcher. */
+export function createJobSystem(deps: JobSystemDeps): JobSystem {
+  const tracking = jobTrackingFrom(deps.tracking, SCHEDULER_PRINCIPAL);
+  const transitions = new JobTransitions(deps.store, deps.audit, (transition) =>
+    deps.onTransition?.(transition.to),
+  );
+  const revokeToken = async (tokenId: string) => {
+    await deps.identity.revokeToken(SCHEDULER_PRINCIPAL, tokenId);
+  };
+  const launcher = new JobLauncher({
+    runtime: deps.runtime,
+    workDirs: new JobWorkDirs({ root: deps.jobsDir, artifacts: deps.artifacts }),
+    devices: deviceByUuid(deps.inventory),
+    issueToken: async (job, ttlSeconds) => {
+      if (!job.ownerId) throw new Error(`job ${job.id} has no owner to issue its token to`);
+      const issued = await deps.identity.issueWorkloadToken(
+        job.ownerId,
+        { projectId: job.projectId, jobId: job.id, ...(job.runId ? { runId: job.runId } : {}) },
+        ttlSeconds,
+      );
+      return { token: issued.token, tokenId: issued.info.id };
+    },
+    revokeToken,
+    apiUrl: deps.apiUrl,
+    python: deps.python,
+    sdkPythonDir: deps.sdkPythonDir,
+    graceMs: deps.graceMs,
+  });
+  // The executor and the loop need each other (the executor wakes the loop, runs through its queue).
+  let loop: JobSchedulerLoop | undefined;
+  const executor = new JobExecutor({
+    store: deps.store,
+    runtime: deps.runtime,
+    launcher,
+    transitions,
+    tracking,
+    archiveLogs: (replicaId) => archiveReplicaLogs(deps.runtime, deps.artifacts, replicaId),
+    revokeToken,
+    isLeader: deps.isLeader,
+    serial: (work) => loop!.serial(work),
+    wake: () => loop?.wake(),
+    log: deps.log,
+  });
+  loop = new JobSchedulerLoop({
+    store: deps.store,
+    executor,
+    transitions,
+    inventory: deps.inventory,
+    isLeader: deps.isLeader,
+    log: deps.log,
+    policy: deps.policy,
+    onPass: deps.onPass,
+  });
+  const logs: JobLogDeps = { store: deps.store, runtime: deps.runtime, artifacts: deps.artifacts };
+  const service = new JobService({
+    store: deps.store,
+    projects: deps.identity,
+    audit: deps.audit,
+    tracking,
+    transitions,
+    hasBlob: (sha256) => deps.artifacts.has(sha256),
+    inventory: deps.inventory,
+    describeRuntime: () => deps.runtime.describe(),
+    wake: () => loop?.wake(),
+    logs,
+  });
+  return { service, loop, executor, logs };
+}
