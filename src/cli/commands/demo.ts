@@ -10,13 +10,24 @@ import { optionsOf } from "../context.js";
 export function registerDemoCommands(program: Command, ctx: CliContext): void {
   const demo = program
     .command("demo")
-    .description("run the closed loop end to end on a fresh in-process platform (or `demo data` for the data set)")
+    .description(
+      "run the closed loop end to end on a fresh in-process platform (or `demo data` for the data set)",
+    )
     .option("--fast", "smaller data set and fewer epochs (about half the time)")
     .option("--keep", "keep the demo's data directory (printed at the end)")
     .action(async (_o: unknown, command: Command) => {
       const o = optionsOf<{ fast?: boolean; keep?: boolean }>(command);
       const { runDemo } = await import("../../demo/loop/run-demo.js");
-      await runDemo({ fast: o.fast ?? false, json: o.json ?? false, keep: o.keep ?? false, python: ctx.env.MLOPS_PYTHON });
+      await runDemo({
+        fast: o.fast ?? false,
+        json: o.json ?? false,
+        keep: o.keep ?? false,
+        python: ctx.env.MLOPS_PYTHON,
+      });
     });
-  registerDemoDataCommand(demo);
+  const data = registerDemoDataCommand(demo);
+  // The program's global --json takes the flag before `demo data` sees its own: hand it on.
+  data.hook("preAction", (command) => {
+    if (command.optsWithGlobals().json) command.setOptionValue("json", true);
+  });
 }

@@ -12,7 +12,14 @@ interface Policy {
   datasetName: string;
   minNewLabels: number;
   cooldownSeconds: number;
-  job: { command: string[]; gpus: number; cpu: number; memoryMiB: number; timeoutSeconds: number | null; codeDigest?: string };
+  job: {
+    command: string[];
+    gpus: number;
+    cpu: number;
+    memoryMiB: number;
+    timeoutSeconds: number | null;
+    codeDigest?: string;
+  };
   autoDeploy: boolean;
   deployment: string | null;
   paused: boolean;
@@ -147,7 +154,9 @@ function printPolicy(policy: Policy, trigger?: TriggerStatus): void {
     command: policy.job.command.join(" "),
     code: policy.job.codeDigest ?? "bundled vision-classifier example",
     resources: `${policy.job.cpu} cpu, ${policy.job.memoryMiB} MiB, ${policy.job.gpus} gpu`,
-    "auto deploy": policy.autoDeploy ? `yes (canary on ${policy.deployment ?? policy.modelName})` : "no (stops in staging)",
+    "auto deploy": policy.autoDeploy
+      ? `yes (canary on ${policy.deployment ?? policy.modelName})`
+      : "no (stops in staging)",
     paused: policy.paused,
     fired: `${policy.triggerSeq} time(s)${policy.lastFiredAt ? `, last ${formatTime(policy.lastFiredAt)}` : ""}`,
     ...(trigger
@@ -165,7 +174,9 @@ const seconds = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFix
 function accuracyLine(run: Run): string {
   if (!run.evaluation) return "-";
   const e = run.evaluation;
-  const prod = e.production ? `, production v${e.production.version} ${e.production.accuracy.toFixed(4)}` : "";
+  const prod = e.production
+    ? `, production v${e.production.version} ${e.production.accuracy.toFixed(4)}`
+    : "";
   return `candidate v${e.candidate.version} ${e.candidate.accuracy.toFixed(4)}${prod} (${e.itemCount} holdout items)`;
 }
 
@@ -177,13 +188,24 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
     .requiredOption("--dataset <dataset>", "dataset whose new labels count")
     .requiredOption("--min-new-labels <n>", "new or changed labels that fire a retrain")
     .option("--cooldown <seconds>", "minimum time between two retrains (default 300)")
-    .option("--command <command>", "training command (default: python train.py --epochs 8 --keep-best, the bundled example)")
-    .option("--code-digest <sha256>", "code archive for --command (POST /api/v1/jobs/code); default the example")
+    .option(
+      "--command <command>",
+      "training command (default: python train.py --epochs 8 --keep-best, the bundled example)",
+    )
+    .option(
+      "--code-digest <sha256>",
+      "code archive for --command (POST /api/v1/jobs/code); default the example",
+    )
     .option("--gpus <n>", "GPUs for the training job")
     .option("--cpu <cores>", "CPU cores for the training job")
     .option("--memory <mib>", "memory (MiB) for the training job")
     .option("--timeout <seconds>", "training job timeout")
-    .option("--env <KEY=VALUE>", "environment for the training job (repeatable)", (v: string, all: string[]) => [...all, v], [])
+    .option(
+      "--env <KEY=VALUE>",
+      "environment for the training job (repeatable)",
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
     .option("--auto-deploy", "canary the candidate on the model's deployment when it passes the gate")
     .option("--deployment <name>", "deployment to canary on (default: the model's name)")
     .option("--canary-interval <seconds>", "canary analysis interval")
@@ -196,7 +218,10 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
       const o = optionsOf<TriggerSetOptions>(command);
       const policy = await ctx
         .client()
-        .put<Policy>(`/api/v1/retrain-policies/${enc(model)}${o.project ? `?project=${enc(o.project)}` : ""}`, policyBody(o));
+        .put<Policy>(
+          `/api/v1/retrain-policies/${enc(model)}${o.project ? `?project=${enc(o.project)}` : ""}`,
+          policyBody(o),
+        );
       emit(o, policy, () => printPolicy(policy));
     });
   trigger
@@ -207,7 +232,9 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
       const o = optionsOf<{ project?: string }>(command);
       const reply = await ctx
         .client()
-        .get<{ policy: Policy; trigger: TriggerStatus }>(`/api/v1/retrain-policies/${enc(model)}`, { project: o.project });
+        .get<{ policy: Policy; trigger: TriggerStatus }>(`/api/v1/retrain-policies/${enc(model)}`, {
+          project: o.project,
+        });
       emit(o, reply, () => printPolicy(reply.policy, reply.trigger));
     });
   for (const action of ["pause", "resume"] as const) {
@@ -219,7 +246,11 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
         const o = optionsOf<{ project?: string }>(command);
         const path = `/api/v1/retrain-policies/${enc(model)}/${action}${o.project ? `?project=${enc(o.project)}` : ""}`;
         const policy = await ctx.client().post<Policy>(path);
-        emit(o, policy, () => process.stdout.write(`retrain policy of ${policy.modelName} ${action === "pause" ? "paused" : "resumed"}\n`));
+        emit(o, policy, () =>
+          process.stdout.write(
+            `retrain policy of ${policy.modelName} ${action === "pause" ? "paused" : "resumed"}\n`,
+          ),
+        );
       });
   }
   trigger
@@ -228,7 +259,9 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
     .option("--project <project>", "project")
     .action(async (_o: unknown, command: Command) => {
       const o = optionsOf<{ project?: string }>(command);
-      const { policies } = await ctx.client().get<{ policies: Policy[] }>("/api/v1/retrain-policies", { project: o.project });
+      const { policies } = await ctx
+        .client()
+        .get<{ policies: Policy[] }>("/api/v1/retrain-policies", { project: o.project });
       emit(o, policies, () =>
         printTable(
           policies.map((p) => ({

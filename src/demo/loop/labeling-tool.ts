@@ -37,7 +37,10 @@ export class SimulatedLabelStudio {
   ) {}
 
   /** Labels the tasks, `concurrency` at a time, at most `perSecond` per second (0: as fast as it can). */
-  async labelAll(tasks: LabelingTask[], o: { concurrency?: number; perSecond?: number; onLabel?: (done: number) => void } = {}) {
+  async labelAll(
+    tasks: LabelingTask[],
+    o: { concurrency?: number; perSecond?: number; onLabel?: (done: number) => void } = {},
+  ) {
     let next = 0;
     let done = 0;
     const started = Date.now();
@@ -55,7 +58,9 @@ export class SimulatedLabelStudio {
     await Promise.all(Array.from({ length: o.concurrency ?? 4 }, worker));
   }
 
-  async label(task: LabelingTask): Promise<{ predicted: string | null; modelVersion: string; corrected: boolean }> {
+  async label(
+    task: LabelingTask,
+  ): Promise<{ predicted: string | null; modelVersion: string; corrected: boolean }> {
     const taskId = this.nextTask++;
     const lsTask = {
       id: taskId,
@@ -96,7 +101,8 @@ export class SimulatedLabelStudio {
       project: { id: this.options.project ?? 1 },
     });
     const version = prediction.model_version.split("#")[0];
-    const tally = (this.stats.byVersion[version] ??= { accepted: 0, corrected: 0 });
+    this.stats.byVersion[version] ??= { accepted: 0, corrected: 0 };
+    const tally = this.stats.byVersion[version];
     if (corrected) {
       this.stats.corrected++;
       tally.corrected++;

@@ -25,7 +25,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const token = `mlops_demo-${randomBytes(16).toString("hex")}`;
   const report = options.json ? silentReporter() : consoleReporter();
   const scale = options.fast ? FAST_SCALE : DEMO_SCALE;
-  if (!options.json) process.stdout.write(`mlops demo: a fresh platform in ${dataDir} (SQLite), the whole retraining loop\n`);
+  if (!options.json)
+    process.stdout.write(`mlops demo: a fresh platform in ${dataDir} (SQLite), the whole retraining loop\n`);
   const server = await startServer({
     env: {
       MLOPS_ADMIN_TOKEN: token,
@@ -38,7 +39,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   try {
     if (!options.json) process.stdout.write(`platform at ${server.url}\n`);
     const summary = await runClosedLoop({ platform: server.platform, url: server.url, token }, scale, report);
-    if (options.json) process.stdout.write(`${JSON.stringify({ ...summary, dataDir: options.keep ? dataDir : null }, null, 2)}\n`);
+    if (options.json)
+      process.stdout.write(
+        `${JSON.stringify({ ...summary, dataDir: options.keep ? dataDir : null }, null, 2)}\n`,
+      );
     else {
       printSummary(summary);
       if (options.keep) process.stdout.write(`data dir kept: ${dataDir}\n`);

@@ -12,7 +12,7 @@ import { PlatformClient } from "./platform-client.js";
 import type { LoopReporter } from "./reporter.js";
 import type { LoopScale } from "./scales.js";
 import { summarize, type LoopSummary, type VersionSummary } from "./summary.js";
-import { TrafficGenerator } from "./traffic.js";
+import { TrafficGenerator, type TrafficStats } from "./traffic.js";
 
 export interface LoopEnv {
   platform: Platform;
@@ -33,7 +33,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * validation and promotion, a production deployment, live traffic, simulated Label Studio labelers on shifted
  * data, the retrain pipeline firing and promoting v2 through a canary, then a corrupted candidate stopped.
  */
-export async function runClosedLoop(env: LoopEnv, scale: LoopScale, report: LoopReporter): Promise<LoopSummary> {
+export async function runClosedLoop(
+  env: LoopEnv,
+  scale: LoopScale,
+  report: LoopReporter,
+): Promise<LoopSummary> {
   const { platform } = env;
   const project = env.project ?? "default";
   const model = env.model ?? "shapes";
@@ -55,7 +59,9 @@ export async function runClosedLoop(env: LoopEnv, scale: LoopScale, report: Loop
   const versions: VersionSummary[] = [];
 
   // 1. Data.
-  report.section(`Synthetic data: ${scale.baseImages} labeled base images, ${scale.shiftedImages} shifted ones without labels`);
+  report.section(
+    `Synthetic data: ${scale.baseImages} labeled base images, ${scale.shiftedImages} shifted ones without labels`,
+  );
   const { datasetId, shifted } = await timed("data", async () => {
     const base = await generateImages(scale.baseImages, { seed: 1, shift: false, labeled: true });
     const shiftedImages = await generateImages(scale.shiftedImages, { seed: 4, shift: true, labeled: false });
@@ -65,13 +71,19 @@ export async function runClosedLoop(env: LoopEnv, scale: LoopScale, report: Loop
       task: "classification",
       classes: [...DEFAULT_CLASSES],
     });
-    await client.importImages(datasetName, base, (n) => report.progress("import base (labeled)", n, base.length));
+    await client.importImages(datasetName, base, (n) =>
+      report.progress("import base (labeled)", n, base.length),
+    );
     const added = await client.importImages(datasetName, shiftedImages, (n) =>
       report.progress("import shifted (unlabeled)", n, shiftedImages.length),
     );
     return {
       datasetId: created.id,
-      shifted: added.map((item, i) => ({ itemId: item.id, truth: shiftedImages[i].truth, split: item.split })),
+      shifted: added.map((item, i) => ({
+        itemId: item.id,
+        truth: shiftedImages[i].truth,
+        split: item.split,
+      })),
     };
   });
 
@@ -85,7 +97,17 @@ export async function runClosedLoop(env: LoopEnv, scale: LoopScale, report: Loop
     const job = await platform.jobs.submit(admin, {
       project,
       name: `train ${model} v1`,
-      command: ["python", "train.py", "--snapshot", s0, "--epochs", String(scale.v1Epochs), "--keep-best", "--register", model],
+      command: [
+        "python",
+        "train.py",
+        "--snapshot",
+        s0,
+        "--epochs",
+        String(scale.v1Epochs),
+        "--keep-best",
+        "--register",
+        model,
+      ],
       codeDigest: code,
       experiment: model,
       timeoutSeconds: 900,
@@ -93,12 +115,25 @@ export async function runClosedLoop(env: LoopEnv, scale: LoopScale, report: Loop
     report.line(`job ${job.id} submitted`);
     return waitForJob(platform, admin, job.id, report, deadline);
   });
-  const [v1] = await platform.registry.searchVersions(admin, project, { modelName: model, runId: v1Job.runId as string });
+  const [v1] = await platform.registry.searchVersions(admin, project, {
+    modelName: model,
+    runId: v1Job.runId as string,
+  });
   if (!v1) throw new Error(`the v1 job finished without registering ${model}`);
   const manifest0 = await platform.data.snapshots.manifestOf(s0);
-  const v1Eval = await evaluator.evaluate({ id: v1.id, version: v1.version }, itemsOfSplit(manifest0, "holdout"));
-  report.line(`v1 = ${model} version ${v1.version}: holdout accuracy ${v1Eval.accuracy.toFixed(4)} on ${v1Eval.count} items`);
-  await platform.registry.setGate(admin, project, model, { metric: "accuracy", direction: "higher", min: 0.5, maxRegression: 0 });
+  const v1Eval = await evaluator.evaluate(
+    { id: v1.id, version: v1.version },
+    itemsOfSplit(manifest0, "holdout"),
+  );
+  report.line(
+    `v1 = ${model} version ${v1.version}: holdout accuracy ${v1Eval.accuracy.toFixed(4)} on ${v1Eval.count} items`,
+  );
+  await platform.registry.setGate(admin, project, model, {
+    metric: "accuracy",
+    direction: "higher",
+    min: 0.5,
+    maxRegression: 0,
+  });
   const record = await platform.registry.recordValidation(admin, project, model, v1.version, {
     snapshot: s0,
     metrics: { accuracy: v1Eval.accuracy, holdout_items: v1Eval.count },
@@ -108,13 +143,23 @@ export async function runClosedLoop(env: LoopEnv, scale: LoopScale, report: Loop
   await platform.registry.transition(admin, project, model, v1.version, "production", {
     reason: `validated on holdout of ${s0.slice(0, 12)}`,
   });
-  report.line(`gate: accuracy higher is better, min 0.5, no regression; validation ${record.passed ? "passed" : "failed"} -> production`);
+  report.line(
+    `gate: accuracy higher is better, min 0.5, no regression; validation ${record.passed ? "passed" : "failed"} -> production`,
+  );
   await platform.serving.deployments.create(admin, { name: deployment, project, model });
   report.line(`deployment ${deployment} (production environment) serves v${v1.version}`);
-  versions.push({ version: v1.version, trainedFrom: null, snapshot: s0, holdoutAccuracy: v1Eval.accuracy, outcome: "production" });
+  versions.push({
+    version: v1.version,
+    trainedFrom: null,
+    snapshot: s0,
+    holdoutAccuracy: v1Eval.accuracy,
+    outcome: "production",
+  });
 
   // 3. Policy.
-  report.section(`Retrain policy: ${scale.minNewLabels} new labels -> fine-tune from production -> gate -> canary`);
+  report.section(
+    `Retrain policy: ${scale.minNewLabels} new labels -> fine-tune from production -> gate -> canary`,
+  );
   const policyInput = {
     dataset: datasetName,
     minNewLabels: scale.minNewLabels,
@@ -126,71 +171,100 @@ export async function runClosedLoop(env: LoopEnv, scale: LoopScale, report: Loop
     timeoutSeconds: 900,
   };
   await platform.pipelines.policies.set(admin, project, model, policyInput);
-  report.line(`mlops trigger set ${model} --dataset ${datasetName} --min-new-labels ${scale.minNewLabels} --cooldown ${scale.cooldownSeconds} --auto-deploy`);
+  report.line(
+    `mlops trigger set ${model} --dataset ${datasetName} --min-new-labels ${scale.minNewLabels} --cooldown ${scale.cooldownSeconds} --auto-deploy`,
+  );
 
   // 4. Traffic and the first labels.
-  const traffic = new TrafficGenerator({ url: env.url, token: env.token, deployment, perSecond: scale.trafficPerSecond, seed: 9 });
+  const traffic = new TrafficGenerator({
+    url: env.url,
+    token: env.token,
+    deployment,
+    perSecond: scale.trafficPerSecond,
+    seed: 9,
+  });
   traffic.start();
   const labelStudio = new SimulatedLabelStudio(client, { datasetId, deployment });
-  const [w1, w2, w3] = scale.waves;
-  const wave1 = shifted.slice(0, w1);
-  const wave2 = shifted.slice(w1, w1 + w2);
-  const wave3 = shifted.slice(w1 + w2, w1 + w2 + w3);
-  report.section(`Labelers correct v1 on shifted images (Label Studio ML backend /predict -> webhook), ${scale.trafficPerSecond} req/s live traffic`);
-  await timed("labeling wave 1", () =>
-    labelStudio.labelAll(wave1, { onLabel: (n) => report.progress("labels (Label Studio webhooks)", n, wave1.length) }),
-  );
-  const v1Tally = labelStudio.stats.byVersion[`${model}:${v1.version}`] ?? { accepted: 0, corrected: 0 };
-  report.line(`v1 pre-filled ${v1Tally.accepted + v1Tally.corrected} tasks: ${v1Tally.accepted} accepted, ${v1Tally.corrected} corrected`);
+  let first: PipelineRun;
+  let second: PipelineRun;
+  let trafficStats: TrafficStats;
+  try {
+    const [w1, w2, w3] = scale.waves;
+    const wave1 = shifted.slice(0, w1);
+    const wave2 = shifted.slice(w1, w1 + w2);
+    const wave3 = shifted.slice(w1 + w2, w1 + w2 + w3);
+    report.section(
+      `Labelers correct v1 on shifted images (Label Studio ML backend /predict -> webhook), ${scale.trafficPerSecond} req/s live traffic`,
+    );
+    await timed("labeling wave 1", () =>
+      labelStudio.labelAll(wave1, {
+        onLabel: (n) => report.progress("labels (Label Studio webhooks)", n, wave1.length),
+      }),
+    );
+    const v1Tally = labelStudio.stats.byVersion[`${model}:${v1.version}`] ?? { accepted: 0, corrected: 0 };
+    report.line(
+      `v1 pre-filled ${v1Tally.accepted + v1Tally.corrected} tasks: ${v1Tally.accepted} accepted, ${v1Tally.corrected} corrected`,
+    );
 
-  // 5. The pipeline fires and v2 goes through the canary while labelers keep working (label agreement).
-  report.section("Threshold reached: the retrain pipeline runs");
-  let wave2Done: Promise<void> | undefined;
-  const first = await timed("pipeline 1", async () => {
-    const run = await waitForRun(platform, admin, model, project, 1, deadline);
-    return followRun(platform, admin, run.id, report, deadline, (state) => {
-      if (state === "analysis" && !wave2Done) {
-        report.line(`labelers keep labeling ${wave2.length} shifted images while the canary runs (label agreement)`);
-        wave2Done = labelStudio.labelAll(wave2, { perSecond: 25, concurrency: 2 });
-      }
+    // 5. The pipeline fires and v2 goes through the canary while labelers keep working (label agreement).
+    report.section("Threshold reached: the retrain pipeline runs");
+    let wave2Done: Promise<void> | undefined;
+    first = await timed("pipeline 1", async () => {
+      const run = await waitForRun(platform, admin, model, project, 1, deadline);
+      return followRun(platform, admin, run.id, report, deadline, (state) => {
+        if (state === "analysis" && !wave2Done) {
+          report.line(
+            `labelers keep labeling ${wave2.length} shifted images while the canary runs (label agreement)`,
+          );
+          wave2Done = labelStudio.labelAll(wave2, { perSecond: 25, concurrency: 2 });
+          // Awaited below; a failure before that point must not become an unhandled rejection.
+          wave2Done.catch(() => {});
+        }
+      });
     });
-  });
-  await (wave2Done ?? labelStudio.labelAll(wave2, { concurrency: 4 }));
-  if (first.candidateVersion !== null) {
-    versions.push({
-      version: first.candidateVersion,
-      trainedFrom: first.baseVersion,
-      snapshot: first.snapshotId,
-      holdoutAccuracy: first.evaluation?.candidate.accuracy ?? null,
-      outcome: first.state,
-      pipeline: first.id,
-    });
-  }
+    await (wave2Done ?? labelStudio.labelAll(wave2, { concurrency: 4 }));
+    if (first.candidateVersion !== null) {
+      versions.push({
+        version: first.candidateVersion,
+        trainedFrom: first.baseVersion,
+        snapshot: first.snapshotId,
+        holdoutAccuracy: first.evaluation?.candidate.accuracy ?? null,
+        outcome: first.state,
+        pipeline: first.id,
+      });
+    }
 
-  // 6. A bad candidate: the same policy, but the training job corrupts most labels.
-  report.section(`A bad candidate: the policy's job now shuffles ${Math.round(scale.shuffleLabels * 100)}% of the labels`);
-  await platform.pipelines.policies.set(admin, project, model, {
-    ...policyInput,
-    command: [...policyInput.command, "--shuffle-labels", String(scale.shuffleLabels)],
-  });
-  await timed("labeling wave 3", () =>
-    labelStudio.labelAll(wave3, { onLabel: (n) => report.progress("labels (Label Studio webhooks)", n, wave3.length) }),
-  );
-  const second = await timed("pipeline 2", async () => {
-    const run = await waitForRun(platform, admin, model, project, 2, deadline);
-    return followRun(platform, admin, run.id, report, deadline);
-  });
-  if (second.candidateVersion !== null) {
-    versions.push({
-      version: second.candidateVersion,
-      trainedFrom: second.baseVersion,
-      snapshot: second.snapshotId,
-      holdoutAccuracy: second.evaluation?.candidate.accuracy ?? null,
-      outcome: second.state,
-      pipeline: second.id,
+    // 6. A bad candidate: the same policy, but the training job corrupts most labels.
+    report.section(
+      `A bad candidate: the policy's job now shuffles ${Math.round(scale.shuffleLabels * 100)}% of the labels`,
+    );
+    await platform.pipelines.policies.set(admin, project, model, {
+      ...policyInput,
+      command: [...policyInput.command, "--shuffle-labels", String(scale.shuffleLabels)],
     });
+    await timed("labeling wave 3", () =>
+      labelStudio.labelAll(wave3, {
+        onLabel: (n) => report.progress("labels (Label Studio webhooks)", n, wave3.length),
+      }),
+    );
+    second = await timed("pipeline 2", async () => {
+      const run = await waitForRun(platform, admin, model, project, 2, deadline);
+      return followRun(platform, admin, run.id, report, deadline);
+    });
+    if (second.candidateVersion !== null) {
+      versions.push({
+        version: second.candidateVersion,
+        trainedFrom: second.baseVersion,
+        snapshot: second.snapshotId,
+        holdoutAccuracy: second.evaluation?.candidate.accuracy ?? null,
+        outcome: second.state,
+        pipeline: second.id,
+      });
+    }
+  } finally {
+    // Whatever happened, the callers stop before the platform does.
+    trafficStats = await traffic.stop();
   }
-  const trafficStats = await traffic.stop();
 
   const summary = await summarize({
     platform,
@@ -209,7 +283,13 @@ export async function runClosedLoop(env: LoopEnv, scale: LoopScale, report: Loop
   return summary;
 }
 
-async function waitForJob(platform: Platform, admin: Principal, jobId: string, report: LoopReporter, deadline: number): Promise<Job> {
+async function waitForJob(
+  platform: Platform,
+  admin: Principal,
+  jobId: string,
+  report: LoopReporter,
+  deadline: number,
+): Promise<Job> {
   let last = "";
   for (;;) {
     const job = await platform.jobs.get(admin, jobId);
@@ -258,12 +338,16 @@ async function followRun(
   for (;;) {
     const { run, steps } = await platform.pipelines.runs.show(admin, id);
     if (printed === 0 && steps.length > 0) {
-      report.line(`pipeline ${run.id.slice(0, 8)} fired: ${run.trigger.newLabels} new labels since ${run.trigger.basisSnapshot?.slice(0, 12) ?? "the start"}`);
+      report.line(
+        `pipeline ${run.id.slice(0, 8)} fired: ${run.trigger.newLabels} new labels since ${run.trigger.basisSnapshot?.slice(0, 12) ?? "the start"}`,
+      );
     }
     for (const step of steps.slice(printed)) {
       if (step.status === "running") break;
       const took = ((step.finishedAt ?? step.startedAt) - step.startedAt) / 1000;
-      report.line(`${step.step.padEnd(8)} ${step.status.padEnd(9)} ${took.toFixed(1).padStart(5)}s  ${step.reason ?? ""}`);
+      report.line(
+        `${step.step.padEnd(8)} ${step.status.padEnd(9)} ${took.toFixed(1).padStart(5)}s  ${step.reason ?? ""}`,
+      );
       printed++;
     }
     const current = steps[printed];

@@ -95,7 +95,13 @@ export async function summarize(input: {
     pipelines,
     canary: history
       .filter((e) => !["create", "configure_label_studio"].includes(e.action))
-      .map((e) => ({ action: e.action, reason: e.reason, weight: e.canaryWeight, canaryVersion: e.canaryVersion, at: e.at })),
+      .map((e) => ({
+        action: e.action,
+        reason: e.reason,
+        weight: e.canaryWeight,
+        canaryVersion: e.canaryVersion,
+        at: e.at,
+      })),
     labels: input.labels,
     traffic: input.traffic,
     timings: input.timings,
@@ -105,28 +111,46 @@ export async function summarize(input: {
 /** The summary as people read it. */
 export function printSummary(s: LoopSummary, out: NodeJS.WriteStream = process.stdout): void {
   const w = (line = "") => out.write(`${line}\n`);
-  const pct = (x: number | null | undefined) => (x === null || x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
+  const pct = (x: number | null | undefined) =>
+    x === null || x === undefined ? "-" : `${(x * 100).toFixed(1)}%`;
   w();
   w(`== Summary (${s.seconds.toFixed(0)} s)`);
-  w("versions:");
+  w(
+    "versions (each on its own training snapshot's holdout; the pipelines compare candidate and production on the same one):",
+  );
   for (const v of s.versions) {
     const from = v.trainedFrom === null ? "from scratch" : `fine-tuned from v${v.trainedFrom}`;
-    w(`  v${v.version}  ${from.padEnd(20)} holdout ${pct(v.holdoutAccuracy).padStart(6)}  ${v.outcome.padEnd(11)} stage ${v.stage ?? "-"}`);
+    w(
+      `  v${v.version}  ${from.padEnd(20)} ${pct(v.holdoutAccuracy).padStart(6)} on the holdout of snapshot ${v.snapshot?.slice(0, 8) ?? "-"}  ${v.outcome.padEnd(11)} stage ${v.stage ?? "-"}`,
+    );
   }
   w(`production: v${s.production.version ?? "-"}`);
   w("pipelines:");
   for (const p of s.pipelines) {
-    const h = p.holdout ? `holdout: candidate ${pct(p.holdout.candidate)} vs production ${pct(p.holdout.production)} on ${p.holdout.items} items` : "";
+    const h = p.holdout
+      ? `holdout: candidate ${pct(p.holdout.candidate)} vs production ${pct(p.holdout.production)} on ${p.holdout.items} items`
+      : "";
     w(`  #${p.trigger} ${p.id.slice(0, 8)}  ${p.state.padEnd(11)} ${p.seconds?.toFixed(0) ?? "-"} s  ${h}`);
     w(`     ${p.reason}`);
     w(`     ${p.steps.map((st) => `${st.step} ${st.seconds.toFixed(1)}s`).join(" -> ")}`);
   }
   w("canary decisions:");
-  for (const c of s.canary) w(`  ${c.action.padEnd(18)} v${c.canaryVersion ?? "-"} at ${String(c.weight).padStart(3)}%  ${c.reason}`);
-  w(`labels: ${s.labels.labeled} through Label Studio webhooks (${s.labels.accepted} accepted, ${s.labels.corrected} corrected)`);
+  for (const c of s.canary)
+    w(`  ${c.action.padEnd(18)} v${c.canaryVersion ?? "-"} at ${String(c.weight).padStart(3)}%  ${c.reason}`);
+  w(
+    `labels: ${s.labels.labeled} through Label Studio webhooks (${s.labels.accepted} accepted, ${s.labels.corrected} corrected)`,
+  );
   for (const [version, t] of Object.entries(s.labels.byVersion)) {
-    w(`  ${version}: agreement ${pct(t.accepted / Math.max(1, t.accepted + t.corrected))} of ${t.accepted + t.corrected}`);
+    w(
+      `  ${version}: agreement ${pct(t.accepted / Math.max(1, t.accepted + t.corrected))} of ${t.accepted + t.corrected}`,
+    );
   }
-  w(`traffic: ${s.traffic.sent} requests, ${s.traffic.failed} failed, by version ${JSON.stringify(s.traffic.byVersion)}`);
-  w(`timings (s): ${Object.entries(s.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}`);
+  w(
+    `traffic: ${s.traffic.sent} requests, ${s.traffic.failed} failed, by version ${JSON.stringify(s.traffic.byVersion)}`,
+  );
+  w(
+    `timings (s): ${Object.entries(s.timings)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(", ")}`,
+  );
 }

@@ -20,7 +20,14 @@ export class TrafficGenerator {
   private running: Promise<void> | undefined;
 
   constructor(
-    private readonly o: { url: string; token: string; deployment: string; perSecond: number; seed: number; pool?: number },
+    private readonly o: {
+      url: string;
+      token: string;
+      deployment: string;
+      perSecond: number;
+      seed: number;
+      pool?: number;
+    },
   ) {}
 
   start(): void {
@@ -36,7 +43,8 @@ export class TrafficGenerator {
   private async run(): Promise<void> {
     const spec = { seed: this.o.seed, shift: true, imageSize: 32, classes: DEFAULT_CLASSES };
     const pool: Buffer[] = [];
-    for (let i = 0; i < (this.o.pool ?? 64); i++) pool.push(await encodePng(synthesizeImage(spec, i).pixels, 32));
+    for (let i = 0; i < (this.o.pool ?? 64); i++)
+      pool.push(await encodePng(synthesizeImage(spec, i).pixels, 32));
     const started = Date.now();
     let index = 0;
     const caller = async (id: number) => {

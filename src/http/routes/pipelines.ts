@@ -26,7 +26,9 @@ function statusReply(status: TriggerStatus) {
     basisSource: status.basis.source,
     fires: status.decision.fire,
     reason: status.decision.reason,
-    ...(!status.decision.fire && status.decision.cooldownUntil ? { cooldownUntil: status.decision.cooldownUntil } : {}),
+    ...(!status.decision.fire && status.decision.cooldownUntil
+      ? { cooldownUntil: status.decision.cooldownUntil }
+      : {}),
     activeRun: status.activeRun,
     productionVersion: status.productionVersion,
   };
@@ -99,7 +101,12 @@ export const pipelineRoutes: RouteModule = (app, platform) => {
         },
       },
       async (request) =>
-        policies.setPaused(principalOf(request), projectOf(request.query), request.params.model, action === "pause"),
+        policies.setPaused(
+          principalOf(request),
+          projectOf(request.query),
+          request.params.model,
+          action === "pause",
+        ),
     );
   }
 
@@ -122,7 +129,12 @@ export const pipelineRoutes: RouteModule = (app, platform) => {
       pipelines: await runs.list(principalOf(request), {
         project: request.query.project,
         model: request.query.model,
-        states: request.query.state ? request.query.state.split(",").map((s) => s.trim()).filter(Boolean) : [],
+        states: request.query.state
+          ? request.query.state
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
         limit: request.query.limit,
       }),
     }),

@@ -29,7 +29,9 @@ export const pipelinesMigration: VersionedMigration = {
     await db.schema
       .createTable("pipeline_runs")
       .addColumn("id", "text", (c) => c.primaryKey())
-      .addColumn("policy_id", "text", (c) => c.notNull().references("retrain_policies.id").onDelete("cascade"))
+      .addColumn("policy_id", "text", (c) =>
+        c.notNull().references("retrain_policies.id").onDelete("cascade"),
+      )
       .addColumn("project_id", "text", (c) => c.notNull())
       .addColumn("model_id", "text", (c) => c.notNull())
       .addColumn("model_name", "text", (c) => c.notNull())
@@ -78,7 +80,11 @@ export const pipelinesMigration: VersionedMigration = {
       .addColumn("holder", "text", (c) => c.notNull())
       .addColumn("resumes", "integer", (c) => c.notNull().defaultTo(0))
       .execute();
-    await db.schema.createIndex("pipeline_steps_run_idx").on("pipeline_steps").columns(["run_id", "id"]).execute();
+    await db.schema
+      .createIndex("pipeline_steps_run_idx")
+      .on("pipeline_steps")
+      .columns(["run_id", "id"])
+      .execute();
   },
   async down(db) {
     await db.schema.dropTable("pipeline_steps").execute();

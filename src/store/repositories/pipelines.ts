@@ -29,19 +29,28 @@ export class SqlPipelineStore implements PipelineStore {
         return;
       }
       // The trigger sequence, last firing, id and creation belong to the policy's history: a replace keeps them.
-      const { id, trigger_seq, last_fired_at, created_at, created_by, model_id, project_id, ...changes } = row;
+      const { id, trigger_seq, last_fired_at, created_at, created_by, model_id, project_id, ...changes } =
+        row;
       await trx.updateTable("retrain_policies").set(changes).where("id", "=", existing.id).execute();
     });
     return (await this.findPolicyByModel(policy.modelId)) as RetrainPolicy;
   }
 
   async findPolicyByModel(modelId: string): Promise<RetrainPolicy | undefined> {
-    const row = await this.db.selectFrom("retrain_policies").selectAll().where("model_id", "=", modelId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("retrain_policies")
+      .selectAll()
+      .where("model_id", "=", modelId)
+      .executeTakeFirst();
     return row ? policyFromRow(row) : undefined;
   }
 
   async findPolicy(id: string): Promise<RetrainPolicy | undefined> {
-    const row = await this.db.selectFrom("retrain_policies").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("retrain_policies")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirst();
     return row ? policyFromRow(row) : undefined;
   }
 
@@ -154,7 +163,10 @@ export class SqlPipelineStore implements PipelineStore {
           .where("status", "=", "running")
           .execute();
         for (const row of open) {
-          const details = { ...(JSON.parse(row.details) as Record<string, unknown>), ...change.close.details };
+          const details = {
+            ...(JSON.parse(row.details) as Record<string, unknown>),
+            ...change.close.details,
+          };
           await trx
             .updateTable("pipeline_steps")
             .set({

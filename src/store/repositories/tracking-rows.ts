@@ -1,5 +1,12 @@
 import type { Selectable } from "kysely";
-import type { Experiment, LifecycleStage, MetricPoint, RunInfo, RunStatus } from "../../tracking/model.js";
+import type {
+  Experiment,
+  KeyValue,
+  LifecycleStage,
+  MetricPoint,
+  RunInfo,
+  RunStatus,
+} from "../../tracking/model.js";
 import type { ExperimentsTable, LatestMetricsTable, MetricsTable, RunsTable } from "../tables/tracking.js";
 
 /** Row <-> domain conversions for the tracking tables. */
@@ -74,4 +81,30 @@ export function chunked<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+export function dedupe(items: KeyValue[]): KeyValue[] {
+  return [...new Map(items.map((t) => [t.key, { key: t.key, value: t.value }])).values()];
+}
+
+/** The greatest (step, timestamp, value) per key of this batch: one upsert row per key. */
+export function latestPerKey(rows: MetricsTable[]): MetricsTable[] {
+  const best = new Map<string, MetricsTable>();
+  for (const r of rows) {
+    const cur = best.get(r.key);
+    if (
+      !cur ||
+      r.step > cur.step ||
+      (r.step === cur.step &&
+        (r.timestamp > cur.timestamp || (r.timestamp === cur.timestamp && r.value > cur.value)))
+    ) {
+      best.set(r.key, r);
+    }
+  }
+  return [...best.values()];
+}
+
+export function byKeyStepTime(a: MetricsTable, b: MetricsTable): number {
+  if (a.key !== b.key) return a.key < b.key ? -1 : 1;
+  return a.step - b.step || a.timestamp - b.timestamp;
 }

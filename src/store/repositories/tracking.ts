@@ -22,13 +22,23 @@ import type { Store } from "../open-store.js";
 import type { Database } from "../schema.js";
 import type { MetricsTable } from "../tables/tracking.js";
 import {
+  byKeyStepTime,
   chunked,
+  dedupe,
+  latestPerKey,
   metricRow,
   powerOfTwoChunks,
   toExperiment,
   toMetricPoint,
   toRunInfo,
 } from "./tracking-rows.js";
+import {
+  bucketedHistory,
+  metricHistory,
+  metricHistoryForRuns,
+  sampleSeries,
+  seriesBounds,
+} from "./tracking-history.js";
 
 /** Rows per multi-row INSERT: 6 columns x 1024 = 6144 variables, under SQLite's 32766 and PostgreSQL's 65535. */
 const MAX_ROWS_PER_INSERT = 1024;
@@ -36,7 +46,7 @@ const MAX_ROWS_PER_INSERT = 1024;
 const IN_CHUNK = 500;
 const METRIC_COLUMNS = ["run_id", "key", "step", "timestamp", "value", "is_nan"] as const;
 
-type Db = Kysely<Database> | Transaction<Database>;
+export type Db = Kysely<Database> | Transaction<Database>;
 
 export class SqlTrackingStore implements TrackingStore {
   /** Compiled multi-row INSERT text by kind and row count: log-batch skips Kysely's per-row node building. */
@@ -379,142 +389,33 @@ export class SqlTrackingStore implements TrackingStore {
     return Number(result.numDeletedRows) > 0;
   }
 
-  async metricHistory(runId: string, key: string, offset: number, limit: number): Promise<MetricPoint[]> {
-    const rows = await this.db
-      .selectFrom("metrics")
-      .select(["key", "step", "timestamp", "value", "is_nan"])
-      .where("run_id", "=", runId)
-      .where("key", "=", key)
-      .orderBy("step")
-      .orderBy("timestamp")
-      .orderBy("value")
-      .limit(limit)
-      .offset(offset)
-      .execute();
-    return rows.map(toMetricPoint);
+  metricHistory(runId: string, key: string, offset: number, limit: number): Promise<MetricPoint[]> {
+    return metricHistory(this.db, runId, key, offset, limit);
   }
 
-  async metricHistoryForRuns(
+  metricHistoryForRuns(
     runIds: string[],
     key: string,
     range: { startStep?: number; endStep?: number },
     limit: number,
   ): Promise<Array<MetricPoint & { runId: string }>> {
-    if (runIds.length === 0) return [];
-    let q = this.db
-      .selectFrom("metrics")
-      .select(["run_id", "key", "step", "timestamp", "value", "is_nan"])
-      .where("run_id", "in", runIds)
-      .where("key", "=", key);
-    if (range.startStep !== undefined) q = q.where("step", ">=", range.startStep);
-    if (range.endStep !== undefined) q = q.where("step", "<=", range.endStep);
-    const rows = await q.orderBy("run_id").orderBy("step").orderBy("timestamp").limit(limit).execute();
-    return rows.map((r) => ({ ...toMetricPoint(r), runId: r.run_id }));
+    return metricHistoryForRuns(this.db, runIds, key, range, limit);
   }
 
-  async seriesBounds(runId: string, key: string, countCap: number): Promise<SeriesBounds | undefined> {
-    const base = this.db
-      .selectFrom("metrics")
-      .select(["step", "timestamp"])
-      .where("run_id", "=", runId)
-      .where("key", "=", key);
-    const first = await base.orderBy("step").orderBy("timestamp").limit(1).executeTakeFirst();
-    if (!first) return undefined;
-    const last = await base
-      .orderBy("step", "desc")
-      .orderBy("timestamp", "desc")
-      .limit(1)
-      .executeTakeFirstOrThrow();
-    const counted = await this.db
-      .selectFrom((eb) =>
-        eb
-          .selectFrom("metrics")
-          .select("step")
-          .where("run_id", "=", runId)
-          .where("key", "=", key)
-          .limit(countCap + 1)
-          .as("capped"),
-      )
-      .select((eb) => eb.fn.countAll<number>().as("n"))
-      .executeTakeFirstOrThrow();
-    const point = (r: { step: number; timestamp: number }) => ({
-      step: Number(r.step),
-      timestamp: Number(r.timestamp),
-    });
-    return { countUpTo: Number(counted.n), first: point(first), last: point(last) };
+  seriesBounds(runId: string, key: string, countCap: number): Promise<SeriesBounds | undefined> {
+    return seriesBounds(this.db, runId, key, countCap);
   }
 
-  async sampleSeries(
+  sampleSeries(
     runId: string,
     key: string,
     seek: { axis: "step" | "timestamp"; step?: number; origin: number; stride: number; count: number },
   ): Promise<MetricPoint[]> {
-    // A recursive CTE numbers the seek positions; each correlated subquery is one index seek on
-    // (run_id, key, step, timestamp). The casts keep PostgreSQL from typing the positions as int4.
-    const origin = sql`cast(${seek.origin} as bigint)`;
-    const stride = sql`cast(${seek.stride} as bigint)`;
-    const rows =
-      seek.axis === "step"
-        ? await sql<{ key: string; step: number; timestamp: number; value: number; is_nan: number }>`
-          WITH RECURSIVE pos(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM pos WHERE i + 1 < ${seek.count}),
-          hits AS (SELECT DISTINCT (SELECT m.step FROM metrics m WHERE m.run_id = ${runId} AND m.key = ${key}
-              AND m.step >= ${origin} + pos.i * ${stride} ORDER BY m.step LIMIT 1) AS s FROM pos)
-          SELECT m.key, m.step, m.timestamp, m.value, m.is_nan FROM hits
-          JOIN metrics m ON m.run_id = ${runId} AND m.key = ${key} AND m.step = hits.s
-          ORDER BY m.step, m.timestamp`.execute(this.db)
-        : await sql<{ key: string; step: number; timestamp: number; value: number; is_nan: number }>`
-          WITH RECURSIVE pos(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM pos WHERE i + 1 < ${seek.count}),
-          hits AS (SELECT DISTINCT (SELECT m.timestamp FROM metrics m WHERE m.run_id = ${runId} AND m.key = ${key}
-              AND m.step = ${seek.step ?? 0} AND m.timestamp >= ${origin} + pos.i * ${stride}
-              ORDER BY m.timestamp LIMIT 1) AS t FROM pos)
-          SELECT m.key, m.step, m.timestamp, m.value, m.is_nan FROM hits
-          JOIN metrics m ON m.run_id = ${runId} AND m.key = ${key} AND m.step = ${seek.step ?? 0} AND m.timestamp = hits.t
-          ORDER BY m.timestamp`.execute(this.db);
-    return rows.rows.map(toMetricPoint);
+    return sampleSeries(this.db, runId, key, seek);
   }
 
-  async bucketedHistory(runId: string, key: string, b: Bucketing): Promise<HistoryBucket[]> {
-    // One aggregate per bucket over an index range, glued with UNION ALL: a GROUP BY on a computed bucket
-    // would sort the whole series (about twice as slow at 1e6 points). SQLite allows 500 compound terms.
-    const bucketQuery = (i: number) => {
-      const lo = b.origin + i * b.width;
-      return this.db
-        .selectFrom("metrics")
-        .select((eb) => [
-          sql.lit(i).as("bucket"),
-          eb.fn.min("step").as("step"),
-          eb.fn.max("timestamp").as("timestamp"),
-          eb.fn.avg<number>("value").as("mean"),
-          eb.fn.min("value").as("lo"),
-          eb.fn.max("value").as("hi"),
-          eb.fn.countAll<number>().as("n"),
-        ])
-        .where("run_id", "=", runId)
-        .where("key", "=", key)
-        .where(b.axis, ">=", lo)
-        .where(b.axis, "<", lo + b.width)
-        .where("is_nan", "=", 0);
-    };
-    const statements = chunked(
-      Array.from({ length: b.count }, (_, i) => i),
-      250,
-    ).map((indexes) => {
-      let query = bucketQuery(indexes[0]);
-      for (const i of indexes.slice(1)) query = query.unionAll(bucketQuery(i));
-      return query.execute();
-    });
-    const rows = (await Promise.all(statements)).flat();
-    return rows
-      .filter((r) => Number(r.n) > 0)
-      .sort((x, y) => Number(x.bucket) - Number(y.bucket))
-      .map((r) => ({
-        step: Number(r.step),
-        timestamp: Number(r.timestamp),
-        value: Number(r.mean),
-        min: Number(r.lo),
-        max: Number(r.hi),
-        count: Number(r.n),
-      }));
+  bucketedHistory(runId: string, key: string, b: Bucketing): Promise<HistoryBucket[]> {
+    return bucketedHistory(this.db, runId, key, b);
   }
 
   async metricKeys(runId: string): Promise<string[]> {
@@ -582,10 +483,6 @@ export class SqlTrackingStore implements TrackingStore {
 }
 
 /** Last value wins for a repeated key (PostgreSQL refuses to upsert one row twice in a statement). */
-function dedupe(items: KeyValue[]): KeyValue[] {
-  return [...new Map(items.map((t) => [t.key, { key: t.key, value: t.value }])).values()];
-}
-
 function flatten(rows: MetricsTable[]): unknown[] {
   const out: unknown[] = new Array(rows.length * METRIC_COLUMNS.length);
   let i = 0;
@@ -598,26 +495,4 @@ function flatten(rows: MetricsTable[]): unknown[] {
     out[i++] = r.is_nan;
   }
   return out;
-}
-
-/** The greatest (step, timestamp, value) per key of this batch: one upsert row per key. */
-function latestPerKey(rows: MetricsTable[]): MetricsTable[] {
-  const best = new Map<string, MetricsTable>();
-  for (const r of rows) {
-    const cur = best.get(r.key);
-    if (
-      !cur ||
-      r.step > cur.step ||
-      (r.step === cur.step &&
-        (r.timestamp > cur.timestamp || (r.timestamp === cur.timestamp && r.value > cur.value)))
-    ) {
-      best.set(r.key, r);
-    }
-  }
-  return [...best.values()];
-}
-
-function byKeyStepTime(a: MetricsTable, b: MetricsTable): number {
-  if (a.key !== b.key) return a.key < b.key ? -1 : 1;
-  return a.step - b.step || a.timestamp - b.timestamp;
 }
