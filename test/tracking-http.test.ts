@@ -160,7 +160,7 @@ describeEachDatabase("native tracking API", (kind) => {
     expect(history.points[0].step).toBe(0);
     expect(history.points.at(-1)!.step).toBeGreaterThan(990_000);
     expect(history.points[0].max).toBe(1);
-    expect(elapsed).toBeLessThan(1000);
+    expect(elapsed).toBeLessThan(3000); // loose: tests share 2 cores; `npm run bench` measures
     // A shorter series is aggregated exactly: every point is in a bucket.
     const exact = (await server.call("GET", `/api/v1/runs/${runId}/metrics/lr?maxPoints=100`)).body as {
       mode: string;

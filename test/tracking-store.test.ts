@@ -176,7 +176,8 @@ describeEachDatabase("tracking store", (kind) => {
       }
     }, 120_000);
 
-    it("finds bounds, an evenly spaced sample and exact buckets of a 50k range, together well under a second", async () => {
+    // The bound is loose on purpose: tests share 2 cores; `npm run bench` measures, this guards against full scans.
+    it("finds bounds, an evenly spaced sample and exact buckets of a 50k range without scanning the series", async () => {
       const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
         const started = performance.now();
         const result = await work();
@@ -202,7 +203,7 @@ describeEachDatabase("tracking store", (kind) => {
       expect(buckets[1].step).toBe(100);
       expect(buckets[0].min).toBeLessThanOrEqual(buckets[0].value);
       expect(buckets[0].max).toBeGreaterThanOrEqual(buckets[0].value);
-      expect(boundsMs + sampleMs + bucketsMs).toBeLessThan(1000);
+      expect(boundsMs + sampleMs + bucketsMs).toBeLessThan(3000);
     });
   });
 });

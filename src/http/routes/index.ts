@@ -4,6 +4,7 @@ import type { RouteModule } from "../types.js";
 import { auditRoutes } from "./audit.js";
 import { batchRoutes } from "./batch.js";
 import { dataRoutes } from "./data.js";
+import { dataSnapshotRoutes } from "./data-snapshots.js";
 import { healthRoutes } from "./health.js";
 import { identityRoutes } from "./identity.js";
 import { jobRoutes } from "./jobs.js";
@@ -25,6 +26,7 @@ export const routeModules: readonly RouteModule[] = [
   projectRoutes,
   auditRoutes,
   dataRoutes,
+  dataSnapshotRoutes,
   labelStudioWebhookRoutes,
   registryRoutes,
   jobRoutes,

@@ -47,7 +47,7 @@ describe("OnnxModelRunner under concurrency", () => {
     const slowResult = await slowCall;
     expect(slowResult.timings.inferMs).toBeGreaterThan(25);
     expect(fastMs).toBeLessThan(slowResult.timings.inferMs / 2);
-    expect(maxLag).toBeLessThan(15);
+    expect(maxLag).toBeLessThan(50); // inference runs off the event loop (a blocked loop would lag by the 65 ms runs)
   });
 
   it("takes turns between models: a queue of slow requests delays a fast one by at most one run", async () => {
@@ -65,7 +65,7 @@ describe("OnnxModelRunner under concurrency", () => {
     await Promise.all(slowCalls);
     // Two slow runs were in flight; the fast one goes next, before any further slow request finishes.
     expect(done.indexOf("fast")).toBeLessThanOrEqual(2);
-    expect(fastMs).toBeLessThan(200);
+    expect(fastMs).toBeLessThan(500);
   });
 
   it("batches concurrent requests and gives each caller its own result", async () => {
