@@ -38,10 +38,18 @@ export interface BenchServer {
 /** `mlops server` as a child process with its own data dir, and a keep-alive client for it. */
 export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "mlops-bench-"));
-  const child = await spawnServer({ MLOPS_DATA_DIR: dataDir, MLOPS_ADMIN_TOKEN: BENCH_TOKEN, ...env }, 60_000);
+  const child = await spawnServer(
+    { MLOPS_DATA_DIR: dataDir, MLOPS_ADMIN_TOKEN: BENCH_TOKEN, ...env },
+    60_000,
+  );
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const url = new URL(child.url);
-  const request = (method: string, urlPath: string, body: Buffer | undefined, headers: Record<string, string>) =>
+  const request = (
+    method: string,
+    urlPath: string,
+    body: Buffer | undefined,
+    headers: Record<string, string>,
+  ) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request(
         {
@@ -55,7 +63,9 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
         (res) => {
           const parts: Buffer[] = [];
           res.on("data", (d: Buffer) => parts.push(d));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString("utf8") }));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString("utf8") }),
+          );
           res.on("error", reject);
         },
       );
@@ -139,7 +149,10 @@ export async function run(args: string[]): Promise<void> {
 
   const { modelPath, descriptor } = fixtureModel(TINY);
   const shape = [1, ...descriptor.inputShape];
-  const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 37) % 255) / 255 - 0.5);
+  const data = Float32Array.from(
+    { length: shape.reduce((a, b) => a * b, 1) },
+    (_, i) => ((i * 37) % 255) / 255 - 0.5,
+  );
 
   // Baseline: the same tensor through onnxruntime on this thread.
   const session = await createDirectSession(modelPath, 1);
@@ -151,30 +164,76 @@ export async function run(args: string[]): Promise<void> {
   try {
     const v1 = await registerFixture(server, "bench-clf");
     const v2 = await registerFixture(server, "bench-clf");
-    await server.call("POST", "/api/v1/deployments", { name: "bench", model: "bench-clf", version: v1, environment: "dev" });
+    await server.call("POST", "/api/v1/deployments", {
+      name: "bench",
+      model: "bench-clf",
+      version: v1,
+      environment: "dev",
+    });
     await waitFor(
-      async () => (await server.call<{ ready: boolean }>("GET", "/v2/models/bench/ready").catch(() => ({ ready: false }))).ready,
+      async () =>
+        (
+          await server
+            .call<{ ready: boolean }>("GET", "/v2/models/bench/ready")
+            .catch(() => ({ ready: false }))
+        ).ready,
       30_000,
       "the deployment to load",
     );
     const body = Buffer.from(
-      JSON.stringify({ inputs: [{ name: descriptor.inputName, shape, datatype: "FP32", data: Array.from(data) }] }),
+      JSON.stringify({
+        inputs: [{ name: descriptor.inputName, shape, datatype: "FP32", data: Array.from(data) }],
+      }),
     );
     const infer = () => server.postJson("/v2/models/bench/infer", body);
+    // Context: the HTTP floor of this server (a public route: no auth, no model), same client.
+    const live = () => server.call("GET", "/v2/health/live");
+    const floor = await measureThroughput(live, 32, Math.min(throughputN, 10_000));
+    const floorLatency = await measureLatency(live, Math.min(latencyN, 1000), 200);
     const httpLatency = await measureLatency(infer, latencyN, 500);
     const httpThroughput = await measureThroughput(infer, 32, throughputN);
 
-    process.stdout.write(`server: separate process (mlops server, SQLite); client: node:http keep-alive, this process\n`);
-    printFigure("single image p50 latency (HTTP OIP vs direct)", httpLatency.p50Ms, directLatency.p50Ms, "ms",
-      `added ${(httpLatency.p50Ms - directLatency.p50Ms).toFixed(3)} ms (target <= 1 ms)`);
-    printFigure("single image p99 latency (HTTP OIP vs direct)", httpLatency.p99Ms, directLatency.p99Ms, "ms");
-    printFigure("requests/s at concurrency 32 (HTTP vs direct)", httpThroughput.perSecond, directThroughput.perSecond, "req/s",
-      `target >= 5000; HTTP p50 ${httpThroughput.p50Ms.toFixed(2)} ms, p99 ${httpThroughput.p99Ms.toFixed(2)} ms`);
+    process.stdout.write(
+      `server: separate process (mlops server, SQLite); client: node:http keep-alive, this process\n`,
+    );
+    printFigure(
+      "single image p50 latency (HTTP OIP vs direct)",
+      httpLatency.p50Ms,
+      directLatency.p50Ms,
+      "ms",
+      `added ${(httpLatency.p50Ms - directLatency.p50Ms).toFixed(3)} ms (target <= 1 ms)`,
+    );
+    printFigure(
+      "single image p99 latency (HTTP OIP vs direct)",
+      httpLatency.p99Ms,
+      directLatency.p99Ms,
+      "ms",
+    );
+    printFigure(
+      "requests/s at concurrency 32 (HTTP vs direct)",
+      httpThroughput.perSecond,
+      directThroughput.perSecond,
+      "req/s",
+      `target >= 5000; HTTP p50 ${httpThroughput.p50Ms.toFixed(2)} ms, p99 ${httpThroughput.p99Ms.toFixed(2)} ms`,
+    );
+
+    printFigure(
+      "context: HTTP floor req/s (GET /v2/health/live)",
+      floor.perSecond,
+      directThroughput.perSecond,
+      "req/s",
+      `p50 ${floorLatency.p50Ms.toFixed(3)} ms at concurrency 1`,
+    );
 
     // The canary split, counted from the answers: each says whether the canary served it.
     await server.call("POST", "/api/v1/deployments/bench/canary", { version: v2, percent: canaryPercent });
     await waitFor(
-      async () => (await server.call<{ ready: boolean }>("GET", `/v2/models/bench/versions/${v2}/ready`).catch(() => ({ ready: false }))).ready,
+      async () =>
+        (
+          await server
+            .call<{ ready: boolean }>("GET", `/v2/models/bench/versions/${v2}/ready`)
+            .catch(() => ({ ready: false }))
+        ).ready,
       30_000,
       "the canary to load",
     );
@@ -182,7 +241,10 @@ export async function run(args: string[]): Promise<void> {
     let total = 0;
     await measureThroughput(
       async () => {
-        const answer = await server.postJson<{ parameters: { canary: boolean } }>("/v2/models/bench/infer", body);
+        const answer = await server.postJson<{ parameters: { canary: boolean } }>(
+          "/v2/models/bench/infer",
+          body,
+        );
         total++;
         if (answer.parameters.canary) canary++;
       },
@@ -190,8 +252,13 @@ export async function run(args: string[]): Promise<void> {
       splitN,
     );
     const share = (100 * canary) / total;
-    printFigure("canary share over requests (%)", share, canaryPercent, "%",
-      `${canary}/${total} to the canary; off by ${(share - canaryPercent).toFixed(2)} points (target +-2)`);
+    printFigure(
+      "canary share over requests (%)",
+      share,
+      canaryPercent,
+      "%",
+      `${canary}/${total} to the canary; off by ${(share - canaryPercent).toFixed(2)} points (target +-2)`,
+    );
   } finally {
     await server.stop();
     await session.release();

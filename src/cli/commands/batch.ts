@@ -61,7 +61,9 @@ const integer = (name: string) => (value: string) => {
 export function registerBatchCommands(program: Command, ctx: CliContext): void {
   program
     .command("batch-predict")
-    .description("run a model over every image of a dataset (pre-annotations) or a directory, as a scheduler job")
+    .description(
+      "run a model over every image of a dataset (pre-annotations) or a directory, as a scheduler job",
+    )
     .requiredOption("--model <model>", "registered model")
     .option("--version <v>", "model version (default: the production version)")
     .option("--dataset <dataset>", "predict every item of this dataset")
@@ -109,7 +111,8 @@ export function registerBatchCommands(program: Command, ctx: CliContext): void {
       const client = ctx.client();
       const shown = o.wait ? await follow(client, id, o) : await getBatch(client, id);
       emit(o, shown, () => printBatch(shown));
-      if (o.wait && shown.state !== "succeeded") throw new CliError(`batch ${shown.state}: ${shown.stateReason}`, 1);
+      if (o.wait && shown.state !== "succeeded")
+        throw new CliError(`batch ${shown.state}: ${shown.stateReason}`, 1);
     });
   batch
     .command("cancel <id>")
@@ -128,7 +131,8 @@ export function registerBatchCommands(program: Command, ctx: CliContext): void {
       let shown = await client.post<BatchView>(`/api/v1/batch-predictions/${enc(id)}/resume`, {});
       if (o.wait) shown = await follow(client, id, o);
       emit(o, shown, () => printBatch(shown));
-      if (o.wait && shown.state !== "succeeded") throw new CliError(`batch ${shown.state}: ${shown.stateReason}`, 1);
+      if (o.wait && shown.state !== "succeeded")
+        throw new CliError(`batch ${shown.state}: ${shown.stateReason}`, 1);
     });
   batch
     .command("export <id>")
@@ -147,7 +151,8 @@ export function registerBatchCommands(program: Command, ctx: CliContext): void {
     .action(async (id: string) => {
       const apiUrl = ctx.env.MLOPS_API_URL ?? ctx.env.MLOPS_URL;
       const token = ctx.env.MLOPS_TOKEN;
-      if (!apiUrl || !token) throw new CliError("the worker needs MLOPS_API_URL and MLOPS_TOKEN (a job's environment)", 2);
+      if (!apiUrl || !token)
+        throw new CliError("the worker needs MLOPS_API_URL and MLOPS_TOKEN (a job's environment)", 2);
       const summary = await runBatchWorker({
         apiUrl,
         token,
@@ -197,7 +202,8 @@ async function predict(ctx: CliContext, o: PredictOptions): Promise<void> {
   }
   if (!o.json) process.stderr.write(`batch ${created.id}: ${created.total} images, job ${created.jobId}\n`);
   const shown = await follow(client, created.id, o);
-  if (shown.state !== "succeeded") throw new CliError(`batch ${created.id} ${shown.state}: ${shown.stateReason}`, 1);
+  if (shown.state !== "succeeded")
+    throw new CliError(`batch ${created.id} ${shown.state}: ${shown.stateReason}`, 1);
   if (o.out) {
     const out = path.resolve(ctx.cwd, o.out);
     await exportTo(client, created.id, "label-studio", out, o.imageRoot);
@@ -218,7 +224,10 @@ async function follow(client: ApiClient, id: string, o: { json?: boolean }): Pro
   const bar =
     !o.json && process.stderr.isTTY
       ? new cliProgress.SingleBar(
-          { stream: process.stderr, format: "predicting [{bar}] {value}/{total} images | {rate} img/s | {state}" },
+          {
+            stream: process.stderr,
+            format: "predicting [{bar}] {value}/{total} images | {rate} img/s | {state}",
+          },
           cliProgress.Presets.shades_classic,
         )
       : undefined;
@@ -240,7 +249,10 @@ async function exportTo(client: ApiClient, id: string, format: string, file: str
   if (imageRoot) query.set("imageRoot", imageRoot);
   const response = await client.raw("GET", `/api/v1/batch-predictions/${enc(id)}/export?${query}`);
   if (!response.body) throw new CliError("empty export", 1);
-  await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), createWriteStream(file));
+  await pipeline(
+    Readable.fromWeb(response.body as import("node:stream/web").ReadableStream),
+    createWriteStream(file),
+  );
 }
 
 function rate(b: BatchView): string {

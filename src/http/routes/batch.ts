@@ -95,7 +95,8 @@ export const batchRoutes: RouteModule = (app, platform) => {
         response: { 201: BatchReply },
       },
     },
-    async (request, reply) => reply.status(201).send(await service.create(principalOf(request), request.body)),
+    async (request, reply) =>
+      reply.status(201).send(await service.create(principalOf(request), request.body)),
   );
 
   app.get(
@@ -118,13 +119,27 @@ export const batchRoutes: RouteModule = (app, platform) => {
 
   app.get(
     `${BASE}/:id`,
-    { schema: { tags, summary: "A batch prediction with its progress", params: IdParams, response: { 200: BatchReply } } },
+    {
+      schema: {
+        tags,
+        summary: "A batch prediction with its progress",
+        params: IdParams,
+        response: { 200: BatchReply },
+      },
+    },
     async (request) => service.get(principalOf(request), request.params.id),
   );
 
   app.post(
     `${BASE}/:id/cancel`,
-    { schema: { tags, summary: "Stop a batch prediction (stored chunks stay)", params: IdParams, response: { 200: BatchReply } } },
+    {
+      schema: {
+        tags,
+        summary: "Stop a batch prediction (stored chunks stay)",
+        params: IdParams,
+        response: { 200: BatchReply },
+      },
+    },
     async (request) => service.cancel(principalOf(request), request.params.id),
   );
 
@@ -135,7 +150,9 @@ export const batchRoutes: RouteModule = (app, platform) => {
         tags,
         summary: "Resume a failed or cancelled batch prediction from its chunk checkpoints (a new job)",
         params: IdParams,
-        body: Type.Optional(Type.Object({ maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })) })),
+        body: Type.Optional(
+          Type.Object({ maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })) }),
+        ),
         response: { 200: BatchReply },
       },
     },
@@ -167,7 +184,8 @@ export const batchRoutes: RouteModule = (app, platform) => {
     {
       schema: {
         tags,
-        summary: "Label Studio tasks with `predictions` (format=label-studio), or COCO-style JSON (format=coco)",
+        summary:
+          "Label Studio tasks with `predictions` (format=label-studio), or COCO-style JSON (format=coco)",
         params: IdParams,
         querystring: Type.Object({
           format: Type.Optional(Type.String()),
@@ -216,7 +234,13 @@ export const batchRoutes: RouteModule = (app, platform) => {
 
   app.get(
     `${BASE}/:id/chunks/:index`,
-    { schema: { tags, summary: "Worker: a chunk's inputs (dataset images inline, base64)", params: ChunkParams } },
+    {
+      schema: {
+        tags,
+        summary: "Worker: a chunk's inputs (dataset images inline, base64)",
+        params: ChunkParams,
+      },
+    },
     async (request) => worker.chunkInputs(principalOf(request), request.params.id, request.params.index),
   );
 
@@ -228,9 +252,12 @@ export const batchRoutes: RouteModule = (app, platform) => {
         summary: "Worker: store a chunk's predictions with its checkpoint (once; a repeat is a no-op)",
         params: ChunkParams,
         body: Type.Object({
-          predictions: Type.Array(Type.Object({ position: Type.Integer({ minimum: 0 }), prediction: Type.Unknown() }), {
-            maxItems: 256,
-          }),
+          predictions: Type.Array(
+            Type.Object({ position: Type.Integer({ minimum: 0 }), prediction: Type.Unknown() }),
+            {
+              maxItems: 256,
+            },
+          ),
           durationMs: Type.Number({ minimum: 0 }),
           attempt: Type.Integer({ minimum: 0 }),
         }),

@@ -34,8 +34,8 @@ export const batchMigration: VersionedMigration = {
       .addColumn("jobs_submitted", "integer", (c) => c.notNull().defaultTo(0))
       .addColumn("chunks_done", "integer", (c) => c.notNull().defaultTo(0))
       .addColumn("images_done", "integer", (c) => c.notNull().defaultTo(0))
-      .addColumn("attempt_started_at", "bigint")
-      .addColumn("attempt_images_start", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("rate_since", "bigint")
+      .addColumn("rate_images_since", "integer", (c) => c.notNull().defaultTo(0))
       .addColumn("last_chunk_at", "bigint")
       .addColumn("created_at", "bigint", (c) => c.notNull())
       .addColumn("created_by", "text", (c) => c.notNull())
@@ -50,7 +50,9 @@ export const batchMigration: VersionedMigration = {
       .execute();
     await db.schema
       .createTable("batch_prediction_inputs")
-      .addColumn("batch_id", "text", (c) => c.notNull().references("batch_predictions.id").onDelete("cascade"))
+      .addColumn("batch_id", "text", (c) =>
+        c.notNull().references("batch_predictions.id").onDelete("cascade"),
+      )
       .addColumn("position", "integer", (c) => c.notNull())
       .addColumn("item_key", "text", (c) => c.notNull())
       .addColumn("item_id", "text")
@@ -61,7 +63,9 @@ export const batchMigration: VersionedMigration = {
       .execute();
     await db.schema
       .createTable("batch_prediction_chunks")
-      .addColumn("batch_id", "text", (c) => c.notNull().references("batch_predictions.id").onDelete("cascade"))
+      .addColumn("batch_id", "text", (c) =>
+        c.notNull().references("batch_predictions.id").onDelete("cascade"),
+      )
       .addColumn("chunk_index", "integer", (c) => c.notNull())
       .addColumn("items", "integer", (c) => c.notNull())
       .addColumn("job_id", "text")
@@ -72,7 +76,9 @@ export const batchMigration: VersionedMigration = {
       .execute();
     await db.schema
       .createTable("batch_prediction_results")
-      .addColumn("batch_id", "text", (c) => c.notNull().references("batch_predictions.id").onDelete("cascade"))
+      .addColumn("batch_id", "text", (c) =>
+        c.notNull().references("batch_predictions.id").onDelete("cascade"),
+      )
       .addColumn("position", "integer", (c) => c.notNull())
       .addColumn("chunk_index", "integer", (c) => c.notNull())
       .addColumn("item_key", "text", (c) => c.notNull())

@@ -29,7 +29,11 @@ export class SqlBatchStore implements BatchStore {
   }
 
   async getBatch(id: string): Promise<BatchPrediction | undefined> {
-    const row = await this.db.selectFrom("batch_predictions").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("batch_predictions")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirst();
     return row ? rowToBatch(row) : undefined;
   }
 
@@ -57,8 +61,8 @@ export class SqlBatchStore implements BatchStore {
         ...(patch.jobsSubmitted !== undefined ? { jobs_submitted: patch.jobsSubmitted } : {}),
         ...(patch.startedAt !== undefined ? { started_at: patch.startedAt } : {}),
         ...(patch.finishedAt !== undefined ? { finished_at: patch.finishedAt } : {}),
-        ...(patch.attemptStartedAt !== undefined ? { attempt_started_at: patch.attemptStartedAt } : {}),
-        ...(patch.attemptImagesStart !== undefined ? { attempt_images_start: patch.attemptImagesStart } : {}),
+        ...(patch.rateSince !== undefined ? { rate_since: patch.rateSince } : {}),
+        ...(patch.rateImagesSince !== undefined ? { rate_images_since: patch.rateImagesSince } : {}),
       })
       .where("id", "=", id)
       .where("state", "in", from)
@@ -150,8 +154,16 @@ export class SqlBatchStore implements BatchStore {
             updated_at: chunk.completedAt,
           }))
           .where("id", "=", batchId)
-          .returning(["chunks_done", "chunk_count"])
+          .returning(["chunks_done", "chunk_count", "rate_since"])
           .executeTakeFirstOrThrow();
+        if (counted.rate_since === null) {
+          // The attempt's first chunk starts its images/s clock (its start-up is not throughput).
+          await trx
+            .updateTable("batch_predictions")
+            .set((eb) => ({ rate_since: chunk.completedAt, rate_images_since: eb.ref("images_done") }))
+            .where("id", "=", batchId)
+            .execute();
+        }
         if (Number(counted.chunks_done) >= Number(counted.chunk_count)) {
           await trx
             .updateTable("batch_predictions")
@@ -196,10 +208,7 @@ export class SqlBatchStore implements BatchStore {
   async countResults(batchId: string): Promise<{ rows: number; distinctPositions: number }> {
     const row = await this.db
       .selectFrom("batch_prediction_results")
-      .select((eb) => [
-        eb.fn.countAll<number>().as("n"),
-        eb.fn.count<number>("position").distinct().as("d"),
-      ])
+      .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.count<number>("position").distinct().as("d")])
       .where("batch_id", "=", batchId)
       .executeTakeFirstOrThrow();
     return { rows: Number(row.n), distinctPositions: Number(row.d) };

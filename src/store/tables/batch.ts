@@ -32,9 +32,13 @@ export interface BatchPredictionsTable {
   jobs_submitted: number;
   chunks_done: number;
   images_done: number;
-  /** When the current worker attempt started, and how many images were done then (for images/s). */
-  attempt_started_at: number | null;
-  attempt_images_start: number;
+  /**
+   * The images/s mark of the current worker attempt: when its first chunk was stored and how many images
+   * were done then. Measured from the first chunk, so the worker's start-up (model download and load)
+   * does not count as throughput; null until the attempt stores a chunk.
+   */
+  rate_since: number | null;
+  rate_images_since: number;
   last_chunk_at: number | null;
   created_at: number;
   created_by: string;
