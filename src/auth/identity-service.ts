@@ -12,6 +12,7 @@ import type {
 } from "./identity-store.js";
 import { actorOf, type Principal, SYSTEM_ACTOR, type TokenScope } from "./principal.js";
 import { isRole, type Permission } from "./roles.js";
+import { TokenCache } from "./token-cache.js";
 import { generateToken, hashToken, tokenPrefix } from "./tokens.js";
 
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -32,12 +33,23 @@ export interface IssuedToken {
 }
 
 /** Users, tokens, projects and memberships. Every change is written to the audit log. */
+/**
+ * How long a verified token is trusted without reading the database again. A revocation made through
+ * this process applies at once; one made by another process sharing the database applies within this.
+ */
+export const TOKEN_CACHE_MS = 3000;
+
 export class IdentityService {
+  private readonly tokens: TokenCache;
+
   constructor(
     private readonly store: IdentityStore,
     private readonly audit: AuditLog,
     private readonly now: () => number = Date.now,
-  ) {}
+    tokenCacheMs = TOKEN_CACHE_MS,
+  ) {
+    this.tokens = new TokenCache(tokenCacheMs);
+  }
 
   /**
    * On an empty database: creates the admin user, its token (the given one or a new one) and the
@@ -72,15 +84,22 @@ export class IdentityService {
 
   async authenticate(token: string | undefined): Promise<Principal> {
     if (!token) throw new UnauthenticatedError("missing API token: send 'Authorization: Bearer <token>'");
-    const info = await this.store.findTokenByHash(hashToken(token));
+    const hash = hashToken(token);
     const now = this.now();
+    const cached = this.tokens.get(hash, now);
+    const info = cached ? cached.info : await this.store.findTokenByHash(hash);
     if (!info || info.revokedAt !== null) throw new UnauthenticatedError("invalid or revoked API token");
+    // Checked on every request, cached or not: a token expires at exactly its time.
     if (info.expiresAt !== null && info.expiresAt <= now)
       throw new UnauthenticatedError("API token has expired");
-    const user = await this.store.findUser(info.userId);
+    const user = cached ? cached.user : await this.store.findUser(info.userId);
     if (!user || user.disabled) throw new UnauthenticatedError("the token's user is disabled");
     // Recording every use would write on every request; once a minute is enough to show activity.
-    if (info.lastUsedAt === null || now - info.lastUsedAt > 60_000) await this.store.touchToken(info.id, now);
+    if (info.lastUsedAt === null || now - info.lastUsedAt > 60_000) {
+      await this.store.touchToken(info.id, now);
+      info.lastUsedAt = now;
+    }
+    if (!cached) this.tokens.set(hash, info, user, now);
     return {
       userId: user.id,
       userName: user.name,
@@ -170,6 +189,7 @@ export class IdentityService {
     if (!info) throw new NotFoundError(`token ${tokenId} not found`);
     if (info.userId !== principal.userId) requireGlobal(principal, "admin");
     await this.store.revokeToken(info.id, this.now());
+    this.tokens.forgetToken(info.id);
     await this.audit.record({
       actor: actorOf(principal),
       action: "token.revoke",

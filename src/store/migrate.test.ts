@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { createTestDatabase, describeEachDatabase, type TestDatabase } from "../../test/support/databases.js";
+import {
+  createTestDatabase,
+  describeEachDatabase,
+  describePostgres,
+  POSTGRES_URL,
+  type TestDatabase,
+  uniqueSchema,
+} from "../../test/support/databases.js";
 import { migrateDown, migrateToLatest, pendingMigrations } from "./migrate.js";
 import { migrations } from "./migrations/index.js";
 import type { Store } from "./open-store.js";
@@ -42,5 +49,43 @@ describeEachDatabase("migrations", (kind) => {
   it("is idempotent: a second run applies nothing", async () => {
     await migrateToLatest(store);
     expect(await migrateToLatest(store)).toEqual([]);
+  });
+});
+
+describePostgres("migrations next to other schemas", () => {
+  let database: TestDatabase;
+  let store: Store;
+
+  beforeEach(async () => {
+    database = await createTestDatabase("postgres");
+    store = await database.open();
+  });
+  afterEach(async () => {
+    await store.close();
+    await database.cleanup();
+  });
+
+  it("migrates while other schemas are created and dropped concurrently", async () => {
+    // Other tenants/suites dropping their schemas must not break our migrator's introspection.
+    const churn = (async () => {
+      const pg = (await import("pg")).default;
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      for (let i = 0; i < 30; i++) {
+        const name = `${uniqueSchema("churn")}`;
+        await client.query(
+          `CREATE SCHEMA "${name}"; CREATE TABLE "${name}".t (id serial primary key, v text)`,
+        );
+        await client.query(`DROP SCHEMA "${name}" CASCADE`);
+      }
+      await client.end();
+    })();
+    for (let i = 0; i < 3; i++) {
+      await migrateToLatest(store);
+      await migrateDown(store);
+    }
+    await churn;
+    await migrateToLatest(store);
+    expect(await pendingMigrations(store)).toEqual([]);
   });
 });

@@ -1,9 +1,10 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { postgresDialect, type SqlDialect, sqliteDialect } from "./dialect.js";
+import { SchemaScopedPostgresDialect } from "./postgres-introspector.js";
 import type { Database } from "./schema.js";
 
 export interface Store {
@@ -85,7 +86,7 @@ async function openPostgres(url: string, schema: string, poolSize = 10): Promise
     options: `-c search_path=${schema}`,
     connectionTimeoutMillis: 5000,
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool }, schema) });
   try {
     await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
   } catch (err) {

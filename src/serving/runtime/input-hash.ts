@@ -16,10 +16,14 @@ export function hashTensors(inputs: TensorInput[]): string {
     h.update(JSON.stringify([t.name, t.datatype, t.shape]));
     const data = t.data as ArrayLike<number | boolean | bigint>;
     if (ArrayBuffer.isView(data)) h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    else
-      h.update(
-        new Uint8Array(Float64Array.from(Array.from(data as ArrayLike<number | boolean>, Number)).buffer),
-      );
+    else h.update(asFloat64Bytes(data as ArrayLike<number | boolean>));
   }
   return h.digest("hex");
+}
+
+/** JSON values as float64 bytes; a plain loop (this runs on every request over thousands of numbers). */
+function asFloat64Bytes(data: ArrayLike<number | boolean>): Uint8Array {
+  const out = new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = Number(data[i]);
+  return new Uint8Array(out.buffer);
 }

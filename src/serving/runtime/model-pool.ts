@@ -1,5 +1,5 @@
 import type { ModelDescriptor } from "../../registry/model-descriptor.js";
-import type { LoadedModelInfo, ModelRunner } from "../runner/model-runner.js";
+import type { BatchingOptions, LoadedModelInfo, ModelRunner } from "../runner/model-runner.js";
 import type { VersionSource } from "./version-source.js";
 
 /** A model version loaded into the runner under `key` (= the version id). */
@@ -19,10 +19,18 @@ export interface ModelHandle {
   release(): void;
 }
 
+export const DEFAULT_BATCHING: BatchingOptions = { maxBatchSize: 32, maxDelayMs: 0 };
+
 export interface ModelPoolOptions {
   /** Created on first use, so a process that never serves starts no inference threads. */
   runner: () => Promise<ModelRunner>;
   source: VersionSource;
+  /**
+   * Dynamic batching of every loaded version (models with a dynamic batch dimension). The default,
+   * `maxDelayMs: 0`, never delays a request: an idle worker runs it at once, and only requests that
+   * queued behind busy workers share the next run (under load, fewer and larger inferences). `null`: off.
+   */
+  batching?: BatchingOptions | null;
   /** After a failed load, requests fail fast with the same error for this long before a retry. */
   retryAfterMs?: number;
   now?: () => number;
@@ -167,6 +175,7 @@ export class ModelPool {
       key: versionId,
       modelPath: resolved.modelPath,
       descriptor: resolved.descriptor,
+      batching: this.options.batching === null ? undefined : (this.options.batching ?? DEFAULT_BATCHING),
     });
     return {
       key: versionId,
