@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type BatchViewT, datasetOf, fixtureVersion, getBatch, syntheticPngs } from "./batch-helpers.js";
+import { submit, waitForState } from "./jobs-helpers.js";
 import { noisePng } from "./serving-fixtures.js";
 import { runCliProcess } from "./support/cli.js";
 import { describeEachDatabase } from "./support/databases.js";
@@ -95,6 +96,12 @@ describeEachDatabase("mlops batch-predict", (kind) => {
   it("cancels a dataset batch and resumes it to exactly one prediction per item", async () => {
     await datasetOf(server, "resume-set", await syntheticPngs(300, 3));
     await fixtureVersion(server, "resume-clf", "tiny-classifier");
+    // A job holding every CPU keeps the batch queued, so the cancel below cannot race its completion.
+    const blocker = await submit(server, {
+      command: ["sleep", "300"],
+      resources: { cpu: os.availableParallelism(), memoryMiB: 64 },
+    });
+    await waitForState(server, blocker.id, "running");
     const started = await runCliProcess(
       [
         "batch-predict",
@@ -115,6 +122,8 @@ describeEachDatabase("mlops batch-predict", (kind) => {
     const cancelled = await runCliProcess(["batch", "cancel", id, "--json"], env());
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect((JSON.parse(cancelled.stdout) as BatchViewT).state).toBe("cancelled");
+    expect((await server.call("POST", `/api/v1/jobs/${blocker.id}/cancel`)).status).toBe(200);
+    await waitForState(server, blocker.id, "cancelled");
 
     const resumed = await runCliProcess(["batch", "resume", id, "--wait", "--json"], env());
     expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
