@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -91,8 +91,13 @@ describe.each(["auto", "none"] as const)("after a control-plane crash (sandbox: 
       readFileSync(path.join(layout.stateDir, "replicas", ids.victim, "process.json"), "utf8"),
     ) as { supervisorPid: number; supervisorStartTicks: number };
     process.kill(victimProcess.supervisorPid, "SIGKILL");
-    // "later" ends while no control plane runs; its supervisor still records the exit.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // "later" ends while no control plane runs; its supervisor still records the exit. Poll for the records
+    // rather than sleeping a fixed time: on a loaded machine the sandboxed start alone can take a second.
+    const exitFile = (id: string) => path.join(layout!.stateDir, "replicas", id, "exit.json");
+    for (let waited = 0; !(existsSync(exitFile(ids.later)) && existsSync(exitFile(ids.quick))); waited += 100) {
+      if (waited > 20_000) throw new Error("the supervisors of 'later'/'quick' never recorded an exit");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
 
     const runtime = await createRuntime(layout, { sandbox });
     const statuses = new Map((await runtime.reconcile()).map((status) => [status.replicaId, status]));
@@ -105,6 +110,10 @@ describe.each(["auto", "none"] as const)("after a control-plane crash (sandbox: 
       expect(statuses.get(ids.victim)?.exit?.message).toMatch(/killed \d+ leftover process/);
     }
     expect(isProcessAlive(victimProcess.supervisorPid, victimProcess.supervisorStartTicks)).toBe(false);
+    // SIGKILL is delivered asynchronously: give the kernel a moment to remove the killed workload.
+    for (let waited = 0; processesWithArg(marker).length > 0 && waited < 5_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(processesWithArg(marker)).toEqual([]);
 
     // The new process can wait for, stop and read what the old one started.
