@@ -24,11 +24,11 @@ describe("the retraining loop end to end (real PyTorch, real onnxruntime)", () =
   beforeAll(async () => {
     server = await startTestServer("sqlite", { MLOPS_BACKGROUND_LOOPS: "true", MLOPS_LEASE_TTL_MS: "2000" });
     summary = await runClosedLoop(
-      { platform: server.platform, url: server.url, token: server.adminToken, deadlineMs: 170_000 },
+      { platform: server.platform, url: server.url, token: server.adminToken, deadlineMs: 280_000 },
       TEST_SCALE,
       silentReporter(),
     );
-  }, 180_000);
+  }, 300_000);
   afterAll(async () => server?.stop());
 
   it("fine-tunes v2 from v1 on the pipeline's snapshot, recorded as lineage on v2's run", async () => {

@@ -59,16 +59,9 @@ export const FAST_SCALE: LoopScale = {
   canaryPlan: CANARY,
 };
 
-/** The end-to-end test's scale (test/pipeline-loop.test.ts): the same loop, smaller. */
-export const TEST_SCALE: LoopScale = {
-  baseImages: 500,
-  shiftedImages: 450,
-  waves: [220, 100, 130],
-  minNewLabels: 150,
-  cooldownSeconds: 2,
-  v1Epochs: 10,
-  retrainEpochs: 6,
-  shuffleLabels: 0.8,
-  trafficPerSecond: 12,
-  canaryPlan: CANARY,
-};
+/**
+ * The end-to-end test's scale (test/pipeline-loop.test.ts). It asserts that v2 beats v1 on holdout, so it
+ * needs enough shifted labels for that to hold run after run: at 220 labels / 6 epochs it did not always
+ * (which items get labeled depends on live traffic timing). Same as `--fast`.
+ */
+export const TEST_SCALE: LoopScale = FAST_SCALE;
