@@ -11,7 +11,7 @@ import { type BenchServer, printFigure, registerFixture, startBenchServer } from
  * platform — a scheduler job running the sandboxed worker process, images fetched from the control plane,
  * predictions stored with their chunk checkpoints — vs the direct baseline on the same model and images
  * in this process: the same runner (onnxruntime in 2 worker threads, sharp decode + preprocessing) over
- * in-memory chunks of 256, nothing else. Target (SPEC §6): >= 80% of the baseline.
+ * in-memory chunks of 256, nothing else. Target (docs/performance-targets.md): >= 80% of the baseline.
  * Also printed for context: onnxruntime alone on preprocessed tensors (no decode).
  */
 const CHUNK = 256;

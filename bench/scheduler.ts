@@ -5,12 +5,12 @@ import path from "node:path";
 import { loadConfig } from "../src/config.js";
 import { createJob } from "../src/jobs/job.js";
 import { scheduleQueuedJobs } from "../src/jobs/scheduler.js";
-import { syntheticScheduleInput } from "../src/jobs/synthetic-queue.js";
+import { syntheticScheduleInput } from "../test/support/synthetic-queue.js";
 import { createPlatform, type Logger } from "../src/platform.js";
 import { SqlJobStore } from "../src/store/repositories/jobs.js";
 
 /**
- * Scheduler (SPEC §6): one scheduling pass over 10,000 queued jobs (target <= 50 ms), next to the pass
+ * Scheduler (docs/performance-targets.md): one scheduling pass over 10,000 queued jobs (target <= 50 ms), next to the pass
  * over a 1-job queue; and submit -> running on the local runtime (target p50 <= 200 ms), next to a bare
  * `child_process.spawn` of the same command. Also the whole loop pass (database read of the queue, the
  * pure pass, waiting-reason writes) over 10,000 queued jobs on SQLite.

@@ -7,7 +7,7 @@ import {
   measureLatency,
   measureThroughput,
   runDirect,
-} from "../src/serving/runner/bench-helpers.js";
+} from "../test/support/onnx-direct.js";
 import { FIXTURE_MODELS_DIR, fixtureModel } from "../test/fixtures/models/fixtures.js";
 import { type ServerProcess, spawnServer, waitFor } from "../test/support/processes.js";
 

@@ -12,7 +12,7 @@ import { spawnServer } from "../test/support/processes.js";
  * Tracking: MLflow `runs/log-batch` with 1,000 metrics per request over HTTP with keep-alive, against a
  * real server process on SQLite, next to the baseline of the same rows inserted straight into the store
  * (SqlTrackingStore.logBatch: the same SQL, without HTTP, JSON, validation and auth).
- * Targets (SPEC §6): >= 200,000 points/s sustained, p99 < 20 ms per request.
+ * Targets (docs/performance-targets.md): >= 200,000 points/s sustained, p99 < 20 ms per request.
  */
 const METRICS_PER_REQUEST = 1000;
 const DURATION_MS = 8000;

@@ -13,6 +13,8 @@ if (!existsSync(compiled)) {
   register();
   entry = join(root, "src", "cli", "main.ts");
 }
-const { runCli } = await import(pathToFileURL(entry).href);
+const { runCli, exitQuietlyOnBrokenPipe } = await import(pathToFileURL(entry).href);
+// `mlops ... | head -1`: exit quietly once the reader has gone (optional: a dist/ built before it lacks it).
+exitQuietlyOnBrokenPipe?.();
 const code = await runCli(process.argv.slice(2), process.env);
 if (code !== 0) process.exit(code);

@@ -8,5 +8,9 @@ const stale =
   !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000);
 if (stale) {
   console.error("[mlops] installing dependencies (npm ci)...");
-  execSync("npm ci --no-audit --no-fund", { stdio: "inherit" });
+  // onnxruntime-node would fetch CUDA binaries on linux/x64; serving uses the CPU build it ships.
+  execSync("npm ci --no-audit --no-fund", {
+    stdio: "inherit",
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" },
+  });
 }

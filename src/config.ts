@@ -43,6 +43,18 @@ export const ConfigSchema = Type.Object({
   backgroundLoops: Type.Boolean({ default: true }),
   /** Hosts (comma-separated) besides loopback and this server that Label Studio image URLs may name. */
   servingImageHosts: Type.Optional(Type.String()),
+  /** Loopback/private hosts, host:port or CIDRs outbound requests may reach (docs/security.md, network egress). */
+  outboundAllow: Type.Optional(Type.String()),
+  /** Label Studio /predict: all task images of one request together. */
+  labelStudioMaxRequestBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
+  /** Label Studio /predict: task image bytes held at once across all requests. */
+  labelStudioMaxInflightBytes: Type.Integer({ minimum: 1024, default: 256 * 1024 * 1024 }),
+  /** `/metrics`: open (`none`) or only with a user's API token (`token`; docs/security.md). */
+  metricsAuth: Type.Union([Type.Literal("none"), Type.Literal("token")], { default: "none" }),
+  /** Job sandbox: "bwrap" (required: no job runs without a working one) or "none" (no isolation). */
+  sandbox: Type.Union([Type.Literal("bwrap"), Type.Literal("none")], { default: "bwrap" }),
+  /** Network of jobs that do not choose: "host" (reach the API) or "none" (loopback only). */
+  jobNetwork: Type.Union([Type.Literal("host"), Type.Literal("none")], { default: "host" }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -87,7 +99,32 @@ export const CONFIG_SOURCES: Record<keyof Config, { flag?: string; env?: string;
   },
   servingImageHosts: {
     env: "MLOPS_SERVING_IMAGE_HOSTS",
-    description: "Hosts (comma-separated) Label Studio image URLs may name, besides loopback and this server",
+    description: "Hosts (comma-separated) Label Studio image URLs may name, besides this server",
+  },
+  outboundAllow: {
+    env: "MLOPS_OUTBOUND_ALLOW",
+    description:
+      "Loopback/private destinations (comma-separated CIDRs, addresses, host names, host:port) webhooks and image fetches may reach",
+  },
+  labelStudioMaxRequestBytes: {
+    env: "MLOPS_LABEL_STUDIO_MAX_REQUEST_BYTES",
+    description: "Label Studio /predict: bytes of all task images of one request together",
+  },
+  labelStudioMaxInflightBytes: {
+    env: "MLOPS_LABEL_STUDIO_MAX_INFLIGHT_BYTES",
+    description: "Label Studio /predict: task image bytes held at once across all requests",
+  },
+  metricsAuth: {
+    env: "MLOPS_METRICS_AUTH",
+    description: "/metrics access: none (open, default) or token (any user's API token)",
+  },
+  sandbox: {
+    env: "MLOPS_SANDBOX",
+    description: "Job sandbox: bwrap (default; jobs wait while it does not work) or none (NO isolation)",
+  },
+  jobNetwork: {
+    env: "MLOPS_JOB_NETWORK",
+    description: "Default network of jobs: host (default) or none (no network, not even the API)",
   },
 };
 

@@ -30,7 +30,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   // The platform logs through a pino logger of its own until the server exists; both share the level.
   const { pino } = await import("pino");
   const log: Logger = app0Logger === false ? pino({ level: "silent" }) : pino({ level: config.logLevel });
-  const platform = await createPlatform(config, log);
+  // PATH: where the job sandbox's bubblewrap is looked up (the process's own, as any command would).
+  const platform = await createPlatform(config, log, { searchPath: options.env?.PATH });
   let app: App;
   try {
     app = await buildServer(platform, { logger: app0Logger });
@@ -85,8 +86,8 @@ function printBanner(platform: Platform, url: string): void {
   ];
   if (platform.initialAdminToken) {
     lines.push(
-      `  admin token (shown once): ${platform.initialAdminToken}`,
-      `  also saved, readable only by you, in ${platform.adminTokenFile}`,
+      // Never the token itself: banners end up in log collectors (docs/security.md).
+      `  admin token: generated; saved, readable only by you (0600), in ${platform.adminTokenFile}`,
       `  log in:    npx mlops login --url ${url} --token "$(cat ${platform.adminTokenFile})"`,
     );
   } else if (platform.config.adminToken) {

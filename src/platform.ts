@@ -4,10 +4,17 @@ import os from "node:os";
 import path from "node:path";
 import type { ArtifactStore } from "./artifacts/artifact-store.js";
 import { LocalArtifactStore } from "./artifacts/local-artifact-store.js";
+import { BlobOwnership } from "./artifacts/blob-ownership.js";
+import { SqlBlobOwnerStore } from "./store/repositories/blob-owners.js";
+import { servingLookup } from "./serving/deployments/serving-lookup.js";
+import { bundledExampleCode } from "./pipelines/example-code.js";
+import type { CodeSource } from "./pipelines/ports.js";
 import type { AuditLog } from "./audit/audit-log.js";
 import { IdentityService } from "./auth/identity-service.js";
 import type { Config } from "./config.js";
+import { EgressPolicy } from "./egress/egress-policy.js";
 import { WebhookDeliveryLoop } from "./events/delivery-loop.js";
+import { registerWebhookMetrics } from "./events/webhook-metrics.js";
 import { AuditedEventPublisher, type EventPublisher } from "./events/events.js";
 import { WebhookService } from "./events/webhook-service.js";
 import { registerAgreementMetrics } from "./data/agreement-metrics.js";
@@ -21,11 +28,17 @@ import { migrateToLatest, pendingMigrations } from "./store/migrate.js";
 import { openStore, type Store } from "./store/open-store.js";
 import { SqlAuditLog } from "./store/repositories/audit.js";
 import { SqlDataStore } from "./store/repositories/data.js";
+import { SqlImportSessionStore } from "./store/repositories/data-imports.js";
+import { SqlJobSecretEnvStore } from "./store/repositories/job-secrets.js";
+import { serverSecret } from "./store/repositories/server-secrets.js";
+import { ImageUrlSigner } from "./data/signed-urls.js";
 import { SqlIdentityStore } from "./store/repositories/identity.js";
 import { SqlLeaseStore } from "./store/repositories/leases.js";
 import { SqlRegistryStore } from "./store/repositories/registry.js";
+import { SqlLoggedModelStore } from "./store/repositories/logged-models.js";
 import { SqlTrackingStore } from "./store/repositories/tracking.js";
 import { SqlWebhookStore } from "./store/repositories/webhooks.js";
+import { LoggedModels } from "./tracking/logged-models.js";
 import { RunArtifacts } from "./tracking/run-artifacts.js";
 import { RunQueries } from "./tracking/run-queries.js";
 import { TrackingService } from "./tracking/tracking-service.js";
@@ -38,11 +51,14 @@ import { type JobMetrics, registerJobMetrics } from "./jobs/job-metrics.js";
 import { SqlJobStore } from "./store/repositories/jobs.js";
 import { createLocalWorkloads } from "./runtime/local/local-workloads.js";
 import { createPipelineServices, type PipelineServices } from "./pipelines/pipeline-services.js";
+import { createEvaluationService } from "./evaluation/evaluation-ports.js";
+import type { EvaluationService } from "./evaluation/evaluation-service.js";
 import { SqlPipelineStore } from "./store/repositories/pipelines.js";
 import { type BatchServices, createBatchServices } from "./serving/batch/batch-services.js";
 import { SqlBatchStore } from "./store/repositories/batch.js";
 import type { Runtime } from "./runtime/runtime.js";
 import { publicUrlOf } from "./config.js";
+import { registrationParityCheck } from "./serving/runner/parity.js";
 
 export interface Logger {
   info(obj: object | string, msg?: string): void;
@@ -68,9 +84,13 @@ export interface Platform {
   metrics: HttpMetrics;
   /** Content-addressed blobs (run artifacts, model files). */
   artifacts: ArtifactStore;
+  /** Which project owns which blob: references by sha256 resolve only for the owner (docs/security.md). */
+  blobs: BlobOwnership;
   /** Registry changes and other events: audit log + outgoing webhooks. */
   events: EventPublisher;
   webhooks: WebhookService;
+  /** Where outbound requests (webhooks, Label Studio images) may connect: MLOPS_OUTBOUND_ALLOW. */
+  egress: EgressPolicy;
   registry: RegistryService;
   /** Experiments and runs (writes); `tracking.lookupRun(id)` for other domains. */
   tracking: TrackingService;
@@ -78,8 +98,12 @@ export interface Platform {
   runQueries: RunQueries;
   /** A run's files; `runArtifacts.find/allFiles` for other domains. */
   runArtifacts: RunArtifacts;
+  /** MLflow 3 logged models (`models:/m-<id>`): their params, tags and files. */
+  loggedModels: LoggedModels;
   /** Datasets, items, labels, Label Studio webhooks, snapshots, label agreement. */
   data: DataServices;
+  /** Signs expiring item-image URLs (batch exports for Label Studio); the key is shared by all replicas. */
+  imageUrls: ImageUrlSigner;
   /** GPU jobs: submit, list, cancel, logs; the GPU inventory. */
   jobs: JobService;
   /** Where workloads run (local processes under bubblewrap). */
@@ -88,6 +112,8 @@ export interface Platform {
   serving: ServingServices;
   /** Retrain policies, the trigger, pipeline runs (the closed loop). */
   pipelines: PipelineServices;
+  /** Platform-measured validation (`mlops model evaluate`) and admin-only reported records. */
+  evaluation: EvaluationService;
   /** Batch prediction (pseudo-labeling) jobs on the scheduler: create, progress, worker API, exports. */
   batch: BatchServices;
   /** This process's identity in leases: host:pid:random. */
@@ -105,8 +131,18 @@ export interface Platform {
 
 export const LEADER_LEASE = "leader";
 
-export async function createPlatform(config: Config, log: Logger): Promise<Platform> {
-  mkdirSync(config.dataDir, { recursive: true });
+export async function createPlatform(
+  config: Config,
+  log: Logger,
+  host: { searchPath?: string } = {},
+): Promise<Platform> {
+  const egress = EgressPolicy.parse(config.outboundAllow);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    chmodSync(config.dataDir, 0o700); // also when it existed: it holds the database and the admin token
+  } catch (err) {
+    log.warn({ err, dataDir: config.dataDir }, "cannot make the data dir private (0700)");
+  }
   const store = await openStore(
     config.databaseUrl
       ? { postgresUrl: config.databaseUrl, schema: config.databaseSchema }
@@ -136,14 +172,18 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
   }
 
   const artifacts = await LocalArtifactStore.create({ dataDir: config.dataDir });
-  const webhooks = new WebhookService(new SqlWebhookStore(store), identity, audit);
+  const blobs = new BlobOwnership(new SqlBlobOwnerStore(store), artifacts);
+  const webhooks = new WebhookService(new SqlWebhookStore(store), identity, audit, egress);
   const events = new AuditedEventPublisher(audit, webhooks);
   const registry = new RegistryService({
     store: new SqlRegistryStore(store),
     identity,
     artifacts,
+    blobs,
     events,
     runs: runLookupFromTracking(new SqlTrackingStore(store)),
+    serving: servingLookup(new SqlDeploymentStore(store)),
+    parity: registrationParityCheck(artifacts),
   });
 
   const tracking = new TrackingService(new SqlTrackingStore(store), identity, audit);
@@ -155,15 +195,30 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
 
   const data = createDataServices({
     store: new SqlDataStore(store),
+    importStore: new SqlImportSessionStore(store),
     identity,
     projects: new SqlIdentityStore(store),
     artifacts,
     audit,
   });
 
-  const workloads = await createLocalWorkloads({ dataDir: config.dataDir, gpus: config.gpus, python: config.python });
+  const imageUrls = new ImageUrlSigner(await serverSecret(store, "image-url-signing"));
+
+  const workloads = await createLocalWorkloads({
+    dataDir: config.dataDir,
+    gpus: config.gpus,
+    python: config.python,
+    sandbox: config.sandbox === "none" ? "none" : "bubblewrap",
+    searchPath: host.searchPath,
+  });
   const sandbox = workloads.runtime.describe();
   if (sandbox.sandbox === "none") log.warn({ reason: sandbox.sandboxReason }, "jobs run WITHOUT a sandbox");
+  if (sandbox.sandbox === "unavailable") {
+    log.error(
+      { reason: sandbox.sandboxReason },
+      "job execution DISABLED: no working sandbox (MLOPS_SANDBOX=none to override)",
+    );
+  }
   const jobStore = new SqlJobStore(store);
   let jobMetrics: JobMetrics | undefined;
   const jobSystem = createJobSystem({
@@ -172,6 +227,7 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     inventory: workloads.inventory,
     jobsDir: workloads.jobsDir,
     artifacts,
+    blobs,
     identity,
     audit,
     tracking,
@@ -180,6 +236,8 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     python: workloads.python,
     sdkPythonDir: workloads.sdkPythonDir,
     graceMs: config.jobStopGraceSeconds * 1000,
+    jobNetwork: config.jobNetwork,
+    secretEnv: new SqlJobSecretEnvStore(store),
     log: (level, message, details) => log[level](details ?? {}, message),
     onTransition: (to) => jobMetrics?.onTransition(to),
     onPass: (stats) => jobMetrics?.onPass(stats),
@@ -211,6 +269,8 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     tracking,
     models: serving.models,
     artifacts,
+    // The bundled example is public code the platform packs itself: every project may run it.
+    code: sharedCode(bundledExampleCode(artifacts), blobs),
     audit,
     projects: identity,
     holder: holderId,
@@ -227,18 +287,30 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     leader,
     metrics,
     artifacts,
+    blobs,
     events,
     webhooks,
+    egress,
     registry,
     tracking,
     runQueries: new RunQueries(tracking.access),
     runArtifacts: new RunArtifacts(tracking.access, artifacts),
+    loggedModels: new LoggedModels(tracking.access, new SqlLoggedModelStore(store), artifacts),
     data,
+    imageUrls,
     holderId,
     jobs: jobSystem.service,
     runtime: workloads.runtime,
     serving,
     pipelines,
+    evaluation: createEvaluationService({
+      registry,
+      snapshots: data.snapshots,
+      tracking,
+      runArtifacts: new RunArtifacts(tracking.access, artifacts),
+      models: serving.models,
+      artifacts,
+    }),
     batch: createBatchServices({
       store: new SqlBatchStore(store),
       projects: identity,
@@ -246,6 +318,7 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
       datasets: data.datasets,
       jobs: jobSystem.service,
       artifacts,
+      blobs,
       audit,
     }),
     loops: [
@@ -254,6 +327,7 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
       pipelines.loop,
       new WebhookDeliveryLoop({
         store: new SqlWebhookStore(store),
+        egress,
         isLeader: () => leader.isHeld(),
         log: (message, details) => log.warn(details, message),
       }),
@@ -275,7 +349,21 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
   registerAgreementMetrics(platform.metrics.registry, () => data.agreement.all(), (err) =>
     log.warn({ err }, "label agreement metrics unavailable"),
   );
+  const webhookStore = new SqlWebhookStore(store);
+  registerWebhookMetrics(platform.metrics.registry, () => webhookStore.countDeliveriesByStatus(), (err) =>
+    log.warn({ err }, "webhook metrics unavailable"),
+  );
   return platform;
+}
+
+function sharedCode(source: CodeSource, blobs: BlobOwnership): CodeSource {
+  return {
+    async bundledExampleDigest() {
+      const digest = await source.bundledExampleDigest();
+      await blobs.claimForAll(digest);
+      return digest;
+    },
+  };
 }
 
 export async function readiness(platform: Platform): Promise<{ ready: boolean; reason?: string }> {

@@ -112,14 +112,61 @@ describeEachDatabase("batch prediction killed mid-way", (kind) => {
       }>;
     }>;
     expect(tasks).toHaveLength(IMAGES);
-    expect(tasks[0].data.image).toMatch(new RegExp(`/api/v1/datasets/${datasetId}/items/.+/image$`));
+    // Signed, expiring image URLs: Label Studio holds no platform token.
+    const signed = new RegExp(`/api/v1/signed/datasets/${datasetId}/items/(.+)/image\\?expires=\\d+&sig=.+$`);
+    expect(tasks[0].data.image).toMatch(signed);
     expect(tasks[0].predictions[0].model_version).toBe(`shapes-clf:${version}`);
     expect(tasks[0].predictions[0].result[0].type).toBe("choices");
-    // And the image URL in the export serves the image.
-    const image = await fetch(tasks[0].data.image, {
-      headers: { authorization: `Bearer ${server.adminToken}` },
-    });
+    // And the image URL in the export serves the image, without any token.
+    const image = await fetch(tasks[0].data.image);
     expect(image.status).toBe(200);
+    expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    // Tampered, moved to another item, or with a later expiry: refused alike.
+    const url = new URL(tasks[0].data.image);
+    const sig = url.searchParams.get("sig") as string;
+    const tampered = new URL(url);
+    tampered.searchParams.set("sig", `${sig.slice(0, -2)}${sig.endsWith("AA") ? "BB" : "AA"}`);
+    const moved = new URL(tasks[1].data.image);
+    moved.searchParams.set("sig", sig);
+    moved.searchParams.set("expires", url.searchParams.get("expires") as string);
+    const later = new URL(url);
+    later.searchParams.set("expires", String(Number(url.searchParams.get("expires")) + 1));
+    for (const bad of [tampered, moved, later]) {
+      const refused = await fetch(bad);
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain("invalid or expired image URL");
+    }
+
+    // With a deployment's stored Label Studio /setup, the export uses its control names and data key.
+    const deployed = await server.call("POST", "/api/v1/deployments", {
+      name: "shapes-ls",
+      model: "shapes-clf",
+      version,
+      environment: "dev",
+    });
+    expect(deployed.status, JSON.stringify(deployed.body)).toBe(201);
+    const setup = await server.call("POST", "/integrations/label-studio/shapes-ls/setup", {
+      project: "7",
+      schema:
+        '<View><Image name="img" value="$picture"/><Choices name="shape" toName="img"><Choice value="circle"/></Choices></View>',
+    });
+    expect(setup.status, JSON.stringify(setup.body)).toBe(200);
+    const configured = (await (
+      await fetch(`${server.url}/api/v1/batch-predictions/${batch.id}/export?format=label-studio`, {
+        headers: { authorization: `Bearer ${server.adminToken}` },
+      })
+    ).json()) as Array<{
+      data: Record<string, string>;
+      predictions: Array<{ result: Array<{ from_name: string; to_name: string }> }>;
+    }>;
+    expect(configured[0].data.picture).toMatch(signed);
+    expect(configured[0].data.image).toBeUndefined();
+    expect(configured[0].predictions[0].result[0]).toMatchObject({ from_name: "shape", to_name: "img" });
+    const unknown = await server.call(
+      "GET",
+      `/api/v1/batch-predictions/${batch.id}/export?format=label-studio&deployment=nope`,
+    );
+    expect(unknown.status).toBe(404);
 
     const shown = await getBatch(server, batch.id);
     expect(shown.progress.imagesPerSecond).toBeGreaterThan(0);

@@ -12,6 +12,7 @@ import {
   stage,
   stageOf,
 } from "./serving-fixtures.js";
+import { reportSnapshot } from "./snapshot-helpers.js";
 import { describeEachDatabase } from "./support/databases.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
@@ -125,10 +126,11 @@ describeEachDatabase("canary deployments", (kind) => {
     expect(unvalidated.status).toBe(422);
     expect((unvalidated.body as { error: { message: string } }).error.message).toMatch(/validation/);
 
-    await server.call("POST", `/api/v1/models/shapes/versions/${v2}/validations`, {
-      snapshot: "holdout-v1",
+    const lowRecord = await server.call("POST", `/api/v1/models/shapes/versions/${v2}/validations`, {
+      snapshot: await reportSnapshot(server),
       metrics: { accuracy: 0.2 },
     });
+    expect(lowRecord.status).toBe(201);
     const failing = await server.call("POST", "/api/v1/deployments/shapes/canary", { version: v2 });
     expect(failing.status).toBe(422);
 

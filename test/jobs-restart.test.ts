@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -34,6 +34,15 @@ function api(server: ServerProcess): Api {
 }
 
 const SMALL = { cpu: 0.1, memoryMiB: 128, gpus: 1 };
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const show = (client: Api, id: string) =>
   client.call<{ job: JobView; replicas: ReplicaView[] }>("GET", `/api/v1/jobs/${id}`);
 
@@ -83,10 +92,24 @@ describe("control plane killed with SIGKILL while jobs run [sqlite]", () => {
     await first.kill("SIGKILL");
     // While no control plane runs, the "lost" job's supervisor dies too: its sandbox dies with it and
     // nobody records an exit.
-    const processFile = path.join(dataDir, "runtime", "replicas", `${lost.id}.a0.r0`, "process.json");
-    const { supervisorPid } = JSON.parse(readFileSync(processFile, "utf8")) as { supervisorPid: number };
+    const replicaFile = (jobId: string, file: string) =>
+      path.join(dataDir, "runtime", "replicas", `${jobId}.a0.r0`, file);
+    const { supervisorPid } = JSON.parse(readFileSync(replicaFile(lost.id, "process.json"), "utf8")) as {
+      supervisorPid: number;
+    };
     process.kill(supervisorPid, "SIGKILL");
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // "Ended while down" must really have happened before the restart: wait for the supervisors' exit
+    // records of the two short jobs (not a fixed sleep, which a loaded machine outlasts) and for the
+    // killed supervisor to be gone.
+    await waitFor(
+      async () =>
+        existsSync(replicaFile(finishes.id, "exit.json")) && existsSync(replicaFile(fails.id, "exit.json")),
+      20_000,
+      "the exit records of the jobs that end while no control plane runs",
+    );
+    await waitFor(async () => !isAlive(supervisorPid), 5_000, `supervisor ${supervisorPid} to die`);
+    expect(existsSync(replicaFile(lost.id, "exit.json"))).toBe(false);
+    expect(existsSync(replicaFile(keeps.id, "exit.json"))).toBe(false);
 
     const second = await spawnServer(env);
     processes.push(second);

@@ -76,8 +76,12 @@ describe("training example as a job, end to end [sqlite]", () => {
 
     const versions = await server.call("GET", "/api/v1/models/demo-model/versions");
     expect(versions.status).toBe(200);
-    const [version] = (versions.body as { versions: Array<{ version: number }> }).versions;
+    const [version] = (
+      versions.body as { versions: Array<{ version: number; tags: Record<string, string> }> }
+    ).versions;
     expect(version).toBeDefined();
+    // Registration ran serving's preprocessing on the example's parity/ samples (gray, RGBA, JPEG, other sizes).
+    expect(version.tags["mlops.preprocessing_parity"]).toMatch(/^passed: 4 sample\(s\)/);
     const base = `${server.url}/api/v1/models/demo-model/versions/${version.version}/files`;
     const headers = { authorization: `Bearer ${server.adminToken}` };
     const onnxResponse = await fetch(`${base}/model.onnx`, { headers });

@@ -35,6 +35,8 @@ describeEachDatabase("pipeline CLI", (kind) => {
         "10",
         "--cooldown",
         "60",
+        "--settle",
+        "0",
         "--command",
         "python train.py --epochs 3 --run-name 'nightly retrain'",
         "--env",

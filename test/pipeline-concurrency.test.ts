@@ -59,6 +59,7 @@ describePostgres("retrain trigger with two control planes", () => {
       dataset: "shapes",
       minNewLabels: 15,
       cooldownSeconds: 0,
+      settleSeconds: 0,
     });
     const push = (from: number, to: number, tag: string) =>
       client.call("POST", "/api/v1/datasets/shapes/labels", {

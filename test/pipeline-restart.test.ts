@@ -50,6 +50,7 @@ describe("pipeline resume after SIGKILL", () => {
       dataset: "shapes",
       minNewLabels: 200,
       cooldownSeconds: 3600,
+      settleSeconds: 0,
       command: ["python", "train.py", "--epochs", "12", "--seed", "2"],
     });
 

@@ -59,6 +59,8 @@ describeEachDatabase("retrain trigger", (kind) => {
         dataset: "shapes",
         minNewLabels: 10,
         cooldownSeconds: 3600,
+        // This test is about the threshold and the claim; settling has its own test.
+        settleSeconds: 0,
         command: ["python3", "-c", "import sys; print('no training today'); sys.exit(3)"],
         maxRetries: 0,
       },
@@ -139,6 +141,7 @@ describeEachDatabase("retrain trigger", (kind) => {
       dataset: "shapes",
       minNewLabels: 10,
       cooldownSeconds: 0,
+      settleSeconds: 0,
       command: ["python3", "-c", "import sys; sys.exit(3)"],
       maxRetries: 0,
     });

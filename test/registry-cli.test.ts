@@ -1,6 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { FIXTURE_MODELS_DIR } from "./fixtures/models/fixtures.js";
+import { reportSnapshot } from "./snapshot-helpers.js";
 import { runCliProcess } from "./support/cli.js";
 import { describeEachDatabase } from "./support/databases.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -59,20 +60,24 @@ describeEachDatabase("mlops model CLI", (kind) => {
           "0.9",
           "--max-regression",
           "0.01",
+          "--require",
+          "any",
         )
       ).code,
     ).toBe(0);
+    const snapshot = await reportSnapshot(server);
     const failed = await cli(
       "model",
       "validate",
       "shapes",
       "1",
       "--snapshot",
-      "holdout-1",
+      snapshot,
       "--metric",
       "accuracy=0.8",
     );
     expect(failed.stdout).toContain("FAILED");
+    expect(failed.code).toBe(5);
     expect(failed.stdout).toContain("below the minimum 0.9");
     const passed = await cli(
       "model",
@@ -80,11 +85,12 @@ describeEachDatabase("mlops model CLI", (kind) => {
       "shapes",
       "1",
       "--snapshot",
-      "holdout-1",
+      snapshot,
       "--metric",
       "accuracy=0.93",
     );
     expect(passed.stdout).toContain("PASSED");
+    expect(passed.code).toBe(0);
     const promoted = await cli("model", "promote", "shapes", "1", "--reason", "ship it");
     expect(promoted.code, promoted.stderr).toBe(0);
     expect(promoted.stdout).toContain("staging -> production");

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createUploadedVersion, tokenFor } from "./registry-helpers.js";
+import { reportSnapshot } from "./snapshot-helpers.js";
 import { describeEachDatabase } from "./support/databases.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
@@ -13,11 +14,13 @@ type Result = {
 describeEachDatabase("registry native API", (kind) => {
   let server: TestServer;
   let labeler: string;
+  let snap: string;
   const M = "/api/v1/models/cls";
 
   beforeAll(async () => {
     server = await startTestServer(kind);
     labeler = await tokenFor(server, "lara", "labeler");
+    snap = await reportSnapshot(server);
     expect((await server.call("POST", "/api/v1/models", { name: "cls", description: "shapes" })).status).toBe(
       201,
     );
@@ -45,14 +48,15 @@ describeEachDatabase("registry native API", (kind) => {
     expect(noGate.status).toBe(422);
     expect(JSON.stringify(noGate.body)).toContain("no validation gate");
 
-    const gate = { metric: "accuracy", direction: "higher", min: 0.9, maxRegression: 0.01 };
+    // Reported records count under `require: "any"` (measured validation: registry-evaluate.test.ts).
+    const gate = { metric: "accuracy", direction: "higher", min: 0.9, maxRegression: 0.01, require: "any" };
     expect((await server.call("PUT", `${M}/gate`, gate)).status).toBe(200);
     const noRecord = await server.call("POST", `${M}/versions/1/promote`, { reason: "ship" });
     expect(noRecord.status).toBe(422);
     expect(JSON.stringify(noRecord.body)).toContain("no validation record");
 
     const low = await server.call("POST", `${M}/versions/1/validations`, {
-      snapshot: "holdout-1",
+      snapshot: snap,
       metrics: { accuracy: 0.85 },
     });
     expect(low.body).toMatchObject({ passed: false });
@@ -63,7 +67,7 @@ describeEachDatabase("registry native API", (kind) => {
     );
 
     const good = await server.call("POST", `${M}/versions/1/validations`, {
-      snapshot: "holdout-1",
+      snapshot: snap,
       metrics: { accuracy: 0.93 },
     });
     expect(good.body).toMatchObject({
@@ -79,7 +83,7 @@ describeEachDatabase("registry native API", (kind) => {
     expect(await createUploadedVersion(server, "cls")).toBe(2);
     await server.call("POST", `${M}/versions/2/transition`, { stage: "staging", reason: "retrained" });
     await server.call("POST", `${M}/versions/2/validations`, {
-      snapshot: "holdout-1",
+      snapshot: snap,
       metrics: { accuracy: 0.91 },
     });
     const refused = await server.call("POST", `${M}/versions/2/promote`, { reason: "ship" });
@@ -87,7 +91,7 @@ describeEachDatabase("registry native API", (kind) => {
     expect(JSON.stringify(refused.body)).toMatch(/regresses vs production version 1 \(0.93\) by 0.02/);
 
     await server.call("POST", `${M}/versions/2/validations`, {
-      snapshot: "holdout-1",
+      snapshot: snap,
       metrics: { accuracy: 0.925 },
     });
     const standing = await server.call("GET", `${M}/versions/2/standing`);
@@ -107,7 +111,7 @@ describeEachDatabase("registry native API", (kind) => {
       expect(await createUploadedVersion(server, "cls")).toBe(n);
       await server.call("POST", `${M}/versions/${n}/transition`, { stage: "staging", reason: "race" });
       await server.call("POST", `${M}/versions/${n}/validations`, {
-        snapshot: "holdout-1",
+        snapshot: snap,
         metrics: { accuracy: 0.95 },
       });
     }

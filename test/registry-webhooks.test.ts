@@ -53,7 +53,12 @@ describeEachDatabase("registry webhooks", (kind) => {
 
   beforeAll(async () => {
     receiver = await startReceiver(2);
-    server = await startTestServer(kind, { MLOPS_BACKGROUND_LOOPS: "true", MLOPS_LEASE_TTL_MS: "1000" });
+    server = await startTestServer(kind, {
+      MLOPS_BACKGROUND_LOOPS: "true",
+      MLOPS_LEASE_TTL_MS: "1000",
+      // The receiver is on loopback, which outbound requests reach only when allow-listed.
+      MLOPS_OUTBOUND_ALLOW: "127.0.0.1",
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -102,7 +107,7 @@ describeEachDatabase("webhook delivery queue", (kind) => {
 
   beforeAll(async () => {
     receiver = await startReceiver(1);
-    server = await startTestServer(kind);
+    server = await startTestServer(kind, { MLOPS_OUTBOUND_ALLOW: "127.0.0.1" });
   });
   afterAll(async () => {
     await server?.stop();
@@ -117,7 +122,7 @@ describeEachDatabase("webhook delivery queue", (kind) => {
     });
     await server.call("POST", "/api/v1/models", { name: "restart" });
     const store = new SqlWebhookStore(server.platform.store);
-    const options = { store, baseDelayMs: 50, pollMs: 20 };
+    const options = { store, baseDelayMs: 50, pollMs: 20, egress: server.platform.egress };
     expect(await new WebhookDeliveryLoop({ ...options, isLeader: () => true }).deliverDue()).toBe(1);
     expect(receiver.received).toHaveLength(1);
 

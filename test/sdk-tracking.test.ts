@@ -1,12 +1,17 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultPythonCandidates, findPythonWithTorch } from "../src/runtime/local/python.js";
 import { REPO_ROOT } from "./support/processes.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
-const PYTHON = "/usr/bin/python3";
+// The interpreter the platform gives jobs (MLOPS_PYTHON, else the first that imports torch): the SDK runs
+// inside jobs, so it is tested with that one. CI installs PyTorch: there, finding none is a failure.
+const found = await findPythonWithTorch(defaultPythonCandidates(process.env.MLOPS_PYTHON));
+if (!found && process.env.CI === "true") throw new Error("CI=true: no Python that imports torch was found");
+const PYTHON = found?.path ?? "python3";
 
 // The Python SDK (standard library only) against the real server: a training script as a user writes it.
 const SCRIPT = `
@@ -25,7 +30,7 @@ run.end_run()
 print(json.dumps({"run_id": run.run_id}))
 `;
 
-describe.skipIf(spawnSync(PYTHON, ["--version"]).status !== 0)("Python SDK against the server", () => {
+describe.skipIf(!found)("Python SDK against the server", () => {
   let server: TestServer;
   let work: string;
 

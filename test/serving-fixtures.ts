@@ -4,6 +4,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { expect } from "vitest";
 import { FIXTURE_MODELS_DIR, type FixtureModelName } from "./fixtures/models/fixtures.js";
+import { reportSnapshot } from "./snapshot-helpers.js";
 import type { TestServer } from "./support/server.js";
 
 /** Helpers of the serving and canary scenario tests: models in the registry, images, requests. */
@@ -26,13 +27,16 @@ export function fixtureBytes(name: FixtureModelName): { onnx: Buffer; json: Buff
   };
 }
 
-/** Registers the model (with a gate: accuracy >= 0.5) unless it exists. */
+/**
+ * Registers the model (with a gate: accuracy >= 0.5 that counts reported records, so that serving tests can
+ * set the outcome by hand; measured validation has its own tests) unless it exists.
+ */
 export async function ensureModel(server: TestServer, model: string): Promise<void> {
   const found = await server.call("GET", `/api/v1/models/${model}`);
   if (found.status === 200) return;
   const created = await server.call("POST", "/api/v1/models", {
     name: model,
-    gate: { metric: "accuracy", direction: "higher", min: 0.5 },
+    gate: { metric: "accuracy", direction: "higher", min: 0.5, require: "any" },
   });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
 }
@@ -68,7 +72,7 @@ export async function stage(
   });
   expect(moved.status, JSON.stringify(moved.body)).toBe(200);
   const recorded = await server.call("POST", `/api/v1/models/${model}/versions/${version}/validations`, {
-    snapshot: "holdout-v1",
+    snapshot: await reportSnapshot(server),
     metrics: { accuracy },
   });
   expect(recorded.status, JSON.stringify(recorded.body)).toBe(201);

@@ -77,7 +77,7 @@ describeEachDatabase("serving store and multi-process serving", (kind) => {
 
   it("changes are conditional on the revision, and each bumps the generation", async () => {
     const store = new SqlDeploymentStore(server.platform.store);
-    const d = (await store.findByName("mp"))!;
+    const d = (await store.findNamed("mp"))[0];
     const generation = await store.generation();
     const entry = {
       deploymentId: d.id,
@@ -100,7 +100,7 @@ describeEachDatabase("serving store and multi-process serving", (kind) => {
       true,
     );
     expect(await store.generation()).toBe(generation + 1);
-    expect((await store.findByName("mp"))?.canaryWeight).toBe(50);
+    expect((await store.findNamed("mp"))[0]?.canaryWeight).toBe(50);
     expect((await store.history(d.id)).map((h) => h.action)).toEqual([
       "create",
       "start_canary",

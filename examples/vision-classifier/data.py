@@ -1,5 +1,6 @@
 """Image folders (``<root>/<class>/<image>``) -> tensors, with the exact preprocessing that model.json
-describes: PIL load -> RGB -> resize -> scale 1/255 -> normalize (mean 0.5, std 0.5) -> NCHW."""
+describes: PIL load -> RGB -> resize (bilinear, PIL's) -> [centre crop] -> scale 1/255 -> normalize (mean 0.5,
+std 0.5) -> NCHW. The platform's serving reproduces these steps bit for bit (docs/serving-model-format.md)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 SCALE = 1.0 / 255.0
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
+INTERPOLATION = "bilinear"
+PIL_FILTERS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
 
 
 def preprocessing(image_size: int) -> dict:
     return {
         "resize": [image_size, image_size],
+        "interpolation": INTERPOLATION,
+        "crop": "none",
         "colorSpace": "RGB",
         "scale": SCALE,
         "mean": list(MEAN),
@@ -58,21 +63,27 @@ def split_train_val(items: Sequence[tuple[str, str]], val_fraction: float = 0.2)
     return train, val
 
 
-def load_image(path: str, size: Sequence[int]) -> np.ndarray:
-    """-> uint8 array (H, W, 3). ``size`` is [height, width], as model.json's ``resize``."""
+def load_image(path: str, size: Sequence[int], interpolation: str = INTERPOLATION, crop=None) -> np.ndarray:
+    """-> uint8 array (H, W, 3). ``size`` is [height, width], as model.json's ``resize``; ``crop`` is
+    model.json's ``crop.center`` [height, width] (torchvision's CenterCrop offsets) or None."""
     with Image.open(path) as image:
-        image = image.convert("RGB")
+        image = image.convert("RGB")  # gray, palette, RGBA (alpha dropped) -> RGB
         if image.size != (size[1], size[0]):
-            image = image.resize((size[1], size[0]), Image.BILINEAR)
+            image = image.resize((size[1], size[0]), PIL_FILTERS[interpolation])
+        if crop:
+            top, left = int(round((size[0] - crop[0]) / 2.0)), int(round((size[1] - crop[1]) / 2.0))
+            image = image.crop((left, top, left + crop[1], top + crop[0]))
         return np.asarray(image, dtype=np.uint8)
 
 
-def load_items(root: str, items: Sequence[tuple[str, str]], classes: Sequence[str], size: Sequence[int]):
+def load_items(root: str, items: Sequence[tuple[str, str]], classes: Sequence[str], size: Sequence[int],
+               interpolation: str = INTERPOLATION, crop=None):
     """-> (uint8 tensor N x 3 x H x W, int64 labels; -1 for a class the model does not know)."""
     index = {c: i for i, c in enumerate(classes)}
-    pixels = np.empty((len(items), size[0], size[1], 3), dtype=np.uint8)
+    out = crop or size
+    pixels = np.empty((len(items), out[0], out[1], 3), dtype=np.uint8)
     for i, (rel, _) in enumerate(items):
-        pixels[i] = load_image(os.path.join(root, rel), size)
+        pixels[i] = load_image(os.path.join(root, rel), size, interpolation, crop)
     labels = torch.tensor([index.get(c, -1) for _, c in items], dtype=torch.int64)
     return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), labels
 

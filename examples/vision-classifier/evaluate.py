@@ -71,7 +71,9 @@ def evaluate_model(model_dir: str, data_dir: str, backend: str = "auto", batch_s
     pre = meta["preprocessing"]
     classes = meta["classes"]
     data_classes, items = list_image_folder(data_dir)
-    x_u8, labels = load_items(data_dir, items, classes, pre["resize"])
+    crop = pre.get("crop")
+    x_u8, labels = load_items(data_dir, items, classes, pre["resize"], pre.get("interpolation", "bilinear"),
+                              crop["center"] if isinstance(crop, dict) else None)
     x = normalize(x_u8, pre["scale"], pre["mean"], pre["std"])
     predict = predictor(model_dir, backend)
     preds = np.concatenate([predict(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])

@@ -1,16 +1,20 @@
-"""Writes the model artifact directory: model.onnx, model.json (the platform's mlops-model/v1 contract)
-and checkpoint.pt, and checks the ONNX file against PyTorch before anything is uploaded."""
+"""Writes the model artifact directory: model.onnx, model.json (the platform's mlops-model/v1 contract),
+checkpoint.pt and parity/ (sample images with the tensors this code's preprocessing makes of them), and checks
+the ONNX file against PyTorch before anything is uploaded."""
 
 from __future__ import annotations
 
 import json
 import os
 
+import shutil
+
 import numpy as np
 import torch
+from PIL import Image
 
 import onnx_runner
-from data import preprocessing
+from data import load_image, normalize, preprocessing
 from model import SmallCNN, checkpoint_dict
 
 ONNX_OPSET = 13
@@ -61,8 +65,39 @@ def verify_onnx(path: str, model: SmallCNN, batch: torch.Tensor, tolerance: floa
     return diff
 
 
-def write_model_dir(model: SmallCNN, classes: list[str], image_size: int, out_dir: str, check_batch) -> float:
+def write_parity_samples(out_dir: str, source: str, image_size: int) -> list[str]:
+    """parity/<name>.<image> + parity/<name>.f32 (float32 little-endian, C x H x W): one training image as it
+    is, and as the forms users send (another size in grayscale, RGBA, JPEG), each with the tensor *this*
+    preprocessing makes of it. Registration and deployment check that serving reproduces every one
+    (docs/serving-model-format.md, "Parity samples"); returns the sample names."""
+    parity = os.path.join(out_dir, "parity")
+    shutil.rmtree(parity, ignore_errors=True)
+    os.makedirs(parity)
+    ext = os.path.splitext(source)[1].lower()
+    shutil.copyfile(source, os.path.join(parity, f"original{ext}"))
+    with Image.open(source) as image:
+        rgb = image.convert("RGB")
+    small, large = max(1, image_size * 7 // 8), image_size * 3 // 2 + 1
+    rgb.resize((small, small), Image.BILINEAR).convert("L").save(os.path.join(parity, "gray.png"))
+    rgba = rgb.resize((large, image_size + 3), Image.BICUBIC).convert("RGBA")
+    rgba.putalpha(180)
+    rgba.save(os.path.join(parity, "rgba.png"))
+    rgb.resize((image_size * 2, image_size * 2), Image.BICUBIC).save(os.path.join(parity, "photo.jpg"), quality=90)
+    names = []
+    for file in sorted(os.listdir(parity)):
+        name = os.path.splitext(file)[0]
+        pixels = torch.from_numpy(np.array(load_image(os.path.join(parity, file), [image_size, image_size])))
+        tensor = normalize(pixels.permute(2, 0, 1).unsqueeze(0))[0]
+        tensor.numpy().astype("<f4").tofile(os.path.join(parity, f"{name}.f32"))
+        names.append(name)
+    return names
+
+
+def write_model_dir(model: SmallCNN, classes: list[str], image_size: int, out_dir: str, check_batch,
+                    parity_source: str | None = None) -> float:
     os.makedirs(out_dir, exist_ok=True)
+    if parity_source:
+        write_parity_samples(out_dir, parity_source, image_size)
     onnx_path = os.path.join(out_dir, "model.onnx")
     export_onnx(model, image_size, onnx_path)
     diff = verify_onnx(onnx_path, model, check_batch)

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 import evaluate
 import onnx_runner
 import train
+from data import load_image, normalize
 from model import load_checkpoint, model_from_checkpoint
 
 SERVER_ENV = ("MLOPS_API_URL", "MLFLOW_TRACKING_URI", "MLOPS_RUN_ID", "MLFLOW_RUN_ID", "MLOPS_BASE_MODEL")
@@ -61,13 +62,14 @@ class TrainingExampleTest(unittest.TestCase):
 
     def test_writes_the_model_artifact_and_logs_offline(self):
         model_dir = os.path.join(self.v1_out, "model")
-        self.assertEqual(sorted(os.listdir(model_dir)), ["checkpoint.pt", "model.json", "model.onnx"])
+        self.assertEqual(sorted(os.listdir(model_dir)), ["checkpoint.pt", "model.json", "model.onnx", "parity"])
         with open(os.path.join(model_dir, "model.json")) as f:
             meta = json.load(f)
         self.assertEqual(meta, {
             "format": "mlops-model/v1", "task": "classification", "framework": "pytorch", "inputName": "input",
             "inputShape": [3, 32, 32],
-            "preprocessing": {"resize": [32, 32], "colorSpace": "RGB", "scale": 0.00392156862745098,
+            "preprocessing": {"resize": [32, 32], "interpolation": "bilinear", "crop": "none",
+                              "colorSpace": "RGB", "scale": 0.00392156862745098,
                               "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "layout": "NCHW"},
             "classes": ["circle", "square", "triangle"], "output": {"kind": "logits"},
         })
@@ -79,6 +81,20 @@ class TrainingExampleTest(unittest.TestCase):
         self.assertTrue({"train_loss", "train_accuracy", "val_loss", "val_accuracy"} <= metric_keys)
         self.assertIn("register_model", [e["event"] for e in events])
         self.assertEqual(events[-1], {**events[-1], "event": "end", "status": "FINISHED"})
+
+    def test_writes_parity_samples_in_the_forms_users_send(self):
+        parity = os.path.join(self.v1_out, "model", "parity")
+        files = sorted(os.listdir(parity))
+        self.assertEqual([f for f in files if f.endswith(".f32")],
+                         ["gray.f32", "original.f32", "photo.f32", "rgba.f32"])
+        with Image.open(os.path.join(parity, "gray.png")) as gray, Image.open(os.path.join(parity, "rgba.png")) as rgba:
+            self.assertEqual((gray.mode, gray.size), ("L", (28, 28)))
+            self.assertEqual(rgba.mode, "RGBA")
+            self.assertNotEqual(rgba.size, (32, 32))
+        tensor = np.fromfile(os.path.join(parity, "gray.f32"), dtype="<f4").reshape(3, 32, 32)
+        expected = normalize(torch.from_numpy(np.array(load_image(os.path.join(parity, "gray.png"), [32, 32])))
+                             .permute(2, 0, 1).unsqueeze(0))[0].numpy()
+        np.testing.assert_array_equal(tensor, expected)
 
     def test_onnx_output_matches_torch_for_any_batch_size(self):
         model_dir = os.path.join(self.v1_out, "model")

@@ -170,6 +170,7 @@ def load_data(args):
         "train": sorted(os.path.splitext(os.path.basename(rel))[0] for rel, _ in train_items),
         "val": sorted(os.path.splitext(os.path.basename(rel))[0] for rel, _ in val_items),
     }
+    args.parity_source = os.path.join(val_root, val_items[0][0])  # model/parity/ is made from it
     x_train, y_train = load_items(args.data, train_items, classes, size)
     x_val, y_val = load_items(val_root, val_items, classes, size)
     return classes, normalize(x_train), y_train, normalize(x_val), y_val
@@ -271,7 +272,7 @@ def train(args, env, run, classes, tensors, device, output, workdir, say) -> dic
         run.log_metric("best_val_accuracy", best_acc, step=len(history))
         say(f"keeping the weights of epoch {best_epoch} (val_accuracy {best_acc:.4f})")
     model_dir = os.path.join(output, "model")
-    diff = write_model_dir(model.cpu(), classes, args.image_size, model_dir, x_val[:64].cpu())
+    diff = write_model_dir(model.cpu(), classes, args.image_size, model_dir, x_val[:64].cpu(), args.parity_source)
     run.log_metric("onnx_max_abs_diff", diff, step=len(history))
     say(f"exported {model_dir} (ONNX matches PyTorch within {diff:.1e})")
     run.log_artifacts(model_dir, "model")

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import { ConflictError, InputError, NotFoundError, UnauthenticatedError } from "../errors.js";
-import { requireGlobal, requireProject } from "./authorization.js";
+import { requireGlobal, requireHumanToken, requireProject } from "./authorization.js";
 import type {
   IdentityStore,
   Project,
@@ -32,15 +32,20 @@ export interface IssuedToken {
   info: TokenInfo;
 }
 
-/** Users, tokens, projects and memberships. Every change is written to the audit log. */
 /**
  * How long a verified token is trusted without reading the database again. A revocation made through
  * this process applies at once; one made by another process sharing the database applies within this.
  */
 export const TOKEN_CACHE_MS = 3000;
 
+/** How long a hot-path project decision (`authorizeProjectCached`) is reused; any access change drops it. */
+const PROJECT_DECISION_MS = 2000;
+
+/** Users, tokens, projects and memberships. Every change is written to the audit log. */
 export class IdentityService {
   private readonly tokens: TokenCache;
+  /** `tokenId, projectId, permission` -> until when an allowed decision is reused. */
+  private readonly decisions = new Map<string, number>();
 
   constructor(
     private readonly store: IdentityStore,
@@ -143,9 +148,9 @@ export class IdentityService {
     principal: Principal,
     input: { name: string; user?: string; expiresInSeconds?: number },
   ): Promise<IssuedToken> {
+    requireHumanToken(principal, "create tokens");
     const user = input.user ? await this.getUser(input.user) : await this.getUser(principal.userId);
     if (user.id !== principal.userId) requireGlobal(principal, "admin");
-    if (principal.scope) throw new InputError("a workload token cannot create tokens");
     if (input.expiresInSeconds !== undefined && !(input.expiresInSeconds > 0))
       throw new InputError("expiresInSeconds must be positive");
     const expiresAt = input.expiresInSeconds ? this.now() + input.expiresInSeconds * 1000 : null;
@@ -175,6 +180,7 @@ export class IdentityService {
   }
 
   async listTokens(principal: Principal, user?: string): Promise<TokenInfo[]> {
+    requireHumanToken(principal, "list tokens");
     if (user === "*") {
       requireGlobal(principal, "admin");
       return this.store.listTokens();
@@ -185,11 +191,13 @@ export class IdentityService {
   }
 
   async revokeToken(principal: Principal, tokenId: string): Promise<TokenInfo> {
+    requireHumanToken(principal, "revoke tokens");
     const info = await this.store.findToken(tokenId);
     if (!info) throw new NotFoundError(`token ${tokenId} not found`);
     if (info.userId !== principal.userId) requireGlobal(principal, "admin");
     await this.store.revokeToken(info.id, this.now());
     this.tokens.forgetToken(info.id);
+    this.accessChanged();
     await this.audit.record({
       actor: actorOf(principal),
       action: "token.revoke",
@@ -218,6 +226,25 @@ export class IdentityService {
     return project;
   }
 
+  /**
+   * `authorizeProject` for the serving hot path: an allowed decision is reused for a moment, and dropped
+   * at once by any membership change or token revocation made through this process (docs/security.md).
+   */
+  async authorizeProjectCached(principal: Principal, projectId: string, permission: Permission) {
+    const key = `${principal.tokenId}\u0000${principal.userId}\u0000${projectId}\u0000${permission}`;
+    const now = this.now();
+    const until = this.decisions.get(key);
+    if (until !== undefined && until > now) return;
+    await this.getProject(principal, projectId, permission);
+    if (this.decisions.size >= 10_000) this.decisions.clear();
+    this.decisions.set(key, now + PROJECT_DECISION_MS);
+  }
+
+  /** Who may do what changed: nothing decided before may be reused. */
+  private accessChanged(): void {
+    this.decisions.clear();
+  }
+
   /** Throws ForbiddenError unless the caller has `permission` in the project. */
   async authorizeProject(principal: Principal, project: Project, permission: Permission): Promise<void> {
     const memberRole = await this.store.findMemberRole(project.id, principal.userId);
@@ -244,6 +271,7 @@ export class IdentityService {
     if (!isRole(role)) throw new InputError(`unknown role '${role}': use admin, engineer, labeler or viewer`);
     const member = { projectId: project.id, userId: user.id, role, addedAt: this.now() };
     await this.store.upsertMember(member);
+    this.accessChanged();
     await this.audit.record({
       actor: actorOf(principal),
       action: "project.member.set",
@@ -260,6 +288,7 @@ export class IdentityService {
     const user = await this.getUser(userName);
     if (!(await this.store.removeMember(project.id, user.id)))
       throw new NotFoundError(`${user.name} is not a member of ${project.name}`);
+    this.accessChanged();
     await this.audit.record({
       actor: actorOf(principal),
       action: "project.member.remove",

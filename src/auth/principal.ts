@@ -1,6 +1,7 @@
 import type { Role } from "./roles.js";
+import type { WorkloadCapability } from "./workload-capabilities.js";
 
-/** Limits a workload token to its own job/run (SPEC §4: short-lived tokens scoped to their run/job). */
+/** Limits a workload token to its own job/run (docs/security.md: short-lived tokens scoped to their run/job). */
 export interface TokenScope {
   projectId?: string;
   runId?: string;
@@ -14,6 +15,8 @@ export interface Principal {
   role: Role;
   tokenId: string;
   scope?: TokenScope;
+  /** Set by `grantWorkload` for one check: the capability a workload token is using (docs/security.md). */
+  grant?: WorkloadCapability;
 }
 
 /** The actor name written into the audit log. */

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { isDomainError } from "../errors.js";
+import { exitQuietlyOnBrokenPipe } from "./broken-pipe.js";
 import { ApiError, ConnectionError } from "./client.js";
 import { registerAuditCommand } from "./commands/audit.js";
 import { registerAuthCommands } from "./commands/auth.js";
@@ -14,6 +15,8 @@ import { registerModelCommands } from "./commands/models.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerTrackingCommands } from "./commands/tracking.js";
 import { CliError, type CliContext, createContext } from "./context.js";
+
+export { exitQuietlyOnBrokenPipe };
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 3 not authenticated/allowed, 4 not found, 5 conflict/refused, 6 server unreachable. */
 export function exitCodeFor(err: unknown): number {
@@ -70,6 +73,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 
 const isEntry = process.argv[1] && /cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
 if (isEntry) {
+  exitQuietlyOnBrokenPipe();
   runCli(process.argv.slice(2), process.env).then((code) => {
     // `server` keeps running; other commands end here.
     if (code !== 0 || !process.argv.slice(2).includes("server")) process.exitCode = code;

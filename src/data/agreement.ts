@@ -1,5 +1,5 @@
 import type { Principal } from "../auth/principal.js";
-import type { DataStore } from "./data-store.js";
+import type { DataStore, ServedAgreementQuery } from "./data-store.js";
 import type { DatasetAccess, DatasetRef } from "./dataset-access.js";
 import type { AgreementCounts, AgreementRow } from "./model.js";
 
@@ -14,7 +14,19 @@ export class AgreementService {
     private readonly access: DatasetAccess,
   ) {}
 
-  /** Counts for one model version (as the prediction reported it), optionally since a time and for one deployment. */
+  /**
+   * Votes on the predictions one deployment issued, from its own project's datasets (docs/security.md,
+   * tenancy). What canary analysis and deployment status use: labels claiming a prediction the deployment
+   * never issued, or written in another project, do not count.
+   */
+  async servedAgreement(query: ServedAgreementQuery): Promise<AgreementCounts> {
+    return this.store.servedAgreement(query);
+  }
+
+  /**
+   * Counts for one model version as labels reported it, optionally since a time and for one deployment
+   * name. Unverified (any project's labels may claim any `model:version`): for reports, never for decisions.
+   */
   async agreementFor(modelVersionKey: string, since?: number, deployment?: string): Promise<AgreementCounts> {
     const rows = await this.store.agreement({ modelVersion: modelVersionKey, since, deployment });
     const accepted = rows.reduce((n, r) => n + r.accepted, 0);

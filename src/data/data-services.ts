@@ -1,9 +1,10 @@
+import { ImportSessionService, type ImportSessionStore } from "./import-sessions.js";
 import type { ArtifactStore } from "../artifacts/artifact-store.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { IdentityService } from "../auth/identity-service.js";
 import type { IdentityStore } from "../auth/identity-store.js";
 import { AgreementService } from "./agreement.js";
-import type { DataStore } from "./data-store.js";
+import type { DataStore, ServedAgreementQuery } from "./data-store.js";
 import { DatasetAccess } from "./dataset-access.js";
 import { DatasetService } from "./datasets.js";
 import { ItemService } from "./items.js";
@@ -20,14 +21,19 @@ export interface DataServices {
   labelStudio: LabelStudioReceiver;
   snapshots: SnapshotService;
   agreement: AgreementService;
+  /** Bulk-import sessions, and whether a dataset's labels have settled (for retrain triggers). */
+  imports: ImportSessionService;
   /** New, changed or deleted labels since a snapshot (null: all current labels). For retrain triggers. */
   countLabelChangesSince(datasetId: string, snapshotId: string | null): Promise<number>;
-  /** Accepted/corrected predictions of a model version. For canary analysis. */
+  /** Votes on one deployment's issued predictions, from its project's datasets. For canary analysis. */
+  servedAgreement(query: ServedAgreementQuery): Promise<AgreementCounts>;
+  /** Accepted/corrected predictions of a model version, as labels reported them (unverified; reports only). */
   agreementFor(modelVersionKey: string, since?: number, deployment?: string): Promise<AgreementCounts>;
 }
 
 export interface DataServiceDeps {
   store: DataStore;
+  importStore: ImportSessionStore;
   identity: IdentityService;
   projects: Pick<IdentityStore, "findProject">;
   artifacts: ArtifactStore;
@@ -47,8 +53,10 @@ export function createDataServices(deps: DataServiceDeps): DataServices {
     labelStudio: new LabelStudioReceiver(deps.store, access, now),
     snapshots,
     agreement,
+    imports: new ImportSessionService(deps.importStore, access, now),
     countLabelChangesSince: (datasetId, snapshotId) =>
       snapshots.countLabelChangesSince(datasetId, snapshotId),
+    servedAgreement: (query) => agreement.servedAgreement(query),
     agreementFor: (modelVersionKey, since, deployment) =>
       agreement.agreementFor(modelVersionKey, since, deployment),
   };

@@ -1,4 +1,5 @@
 import type {
+  AgreementCounts,
   AgreementRow,
   Dataset,
   DatasetItem,
@@ -46,6 +47,17 @@ export interface DatasetStats {
   labeled: number;
   bySplit: Record<Split, number>;
   revisions: number;
+}
+
+/** One deployment's predictions of one model version, as the prediction log recorded them. */
+export interface ServedAgreementQuery {
+  /** The deployment's project: only labels in its datasets count. */
+  projectId: string;
+  deploymentId: string;
+  modelVersionId: string;
+  /** `model:version`, as the prediction reported it. */
+  modelVersion: string;
+  since?: number;
 }
 
 export interface AgreementFilter {
@@ -112,4 +124,6 @@ export interface DataStore {
 
   /** Accepted/corrected votes: the latest revision per (model version, prediction). */
   agreement(filter: AgreementFilter): Promise<AgreementRow[]>;
+  /** Votes on predictions this deployment issued, from its own project's datasets only (canary analysis). */
+  servedAgreement(query: ServedAgreementQuery): Promise<AgreementCounts>;
 }

@@ -193,6 +193,16 @@ export class DatasetService {
   }
 
   /** The item's image bytes (labelers may read the images they label). */
+  /**
+   * An item's image for a holder of a verified signed URL (no principal: the signature is the grant). The
+   * caller checks the signature first; unknown ids answer the same NotFoundError as any missing item.
+   */
+  async openGrantedItemImage(datasetId: string, itemId: string): Promise<Readable> {
+    const item = await this.store.findItem(datasetId, itemId);
+    if (!item || item.id !== itemId || !item.sha256) throw new NotFoundError("image not found");
+    return this.artifacts.get(item.sha256);
+  }
+
   async openItemImage(principal: Principal, ref: DatasetRef, idOrKey: string): Promise<Readable> {
     const dataset = await this.access.resolveAny(principal, ref, ["read", "label"]);
     const item = await this.store.findItem(dataset.id, idOrKey);

@@ -1,3 +1,5 @@
+import { EgressPolicy } from "../egress/egress-policy.js";
+import { OutboundError, sendOutbound } from "../egress/outbound-client.js";
 import type { ClaimedDelivery, WebhookStore } from "./webhook-store.js";
 import { SIGNATURE_HEADER, signBody } from "./webhook-service.js";
 
@@ -13,6 +15,8 @@ export interface DeliveryLoopOptions {
   maxAttempts?: number;
   timeoutMs?: number;
   batchSize?: number;
+  /** Which addresses deliveries may connect to (default: public ones only); see docs/security.md. */
+  egress?: EgressPolicy;
   now?: () => number;
   log?: (message: string, details: Record<string, unknown>) => void;
 }
@@ -42,6 +46,7 @@ export class WebhookDeliveryLoop {
       maxAttempts: 8,
       timeoutMs: 10_000,
       batchSize: 20,
+      egress: EgressPolicy.strict(),
       now: Date.now,
       ...options,
     };
@@ -85,7 +90,7 @@ export class WebhookDeliveryLoop {
     let statusCode: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(delivery.url, {
+      const response = await sendOutbound(new URL(delivery.url), {
         method: "POST",
         headers: {
           "content-type": "application/json",
@@ -95,14 +100,20 @@ export class WebhookDeliveryLoop {
           "x-mlops-delivery": delivery.id,
         },
         body: delivery.payload,
-        redirect: "manual",
         signal: AbortSignal.timeout(this.o.timeoutMs),
+        policy: this.o.egress,
       });
-      statusCode = response.status;
-      await response.body?.cancel();
-      if (!response.ok) error = `HTTP ${response.status}`;
+      // Redirects are not followed (a 3xx is a failed attempt): the signed payload goes only where configured.
+      statusCode = response.statusCode ?? null;
+      response.destroy();
+      if (statusCode === null || statusCode < 200 || statusCode >= 300) error = `HTTP ${statusCode}`;
     } catch (err) {
-      error = (err as Error).message;
+      // One text for every network failure: the attempt log must not tell open ports from closed ones.
+      error = err instanceof OutboundError ? err.message : "delivery failed";
+      this.o.log?.("webhook delivery attempt failed", {
+        delivery: delivery.id,
+        reason: err instanceof OutboundError ? err.reason : (err as Error).message,
+      });
     }
     const at = this.o.now();
     const succeeded = error === null;

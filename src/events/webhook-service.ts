@@ -1,7 +1,9 @@
 import { createHmac, randomUUID } from "node:crypto";
+import { isIP } from "node:net";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { IdentityService } from "../auth/identity-service.js";
 import { actorOf, type Principal } from "../auth/principal.js";
+import { EgressPolicy } from "../egress/egress-policy.js";
 import { InputError, NotFoundError } from "../errors.js";
 import { type EventEnvelope, type EventSubscribers, eventMatches } from "./events.js";
 import type { DeliveryAttempt, Webhook, WebhookDelivery, WebhookStore } from "./webhook-store.js";
@@ -31,6 +33,7 @@ export class WebhookService implements EventSubscribers {
     private readonly store: WebhookStore,
     private readonly identity: IdentityService,
     private readonly audit: AuditLog,
+    private readonly egress: EgressPolicy = EgressPolicy.strict(),
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -45,6 +48,7 @@ export class WebhookService implements EventSubscribers {
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new InputError("webhook url must be http:// or https://");
     }
+    this.refuseNonPublicLiteral(url);
     if (input.events.length === 0) throw new InputError("webhook events: give at least one, e.g. model.*");
     for (const e of input.events) {
       if (!EVENT_PATTERN.test(e))
@@ -121,6 +125,21 @@ export class WebhookService implements EventSubscribers {
       })),
     );
     return hooks.length;
+  }
+
+  /**
+   * Early, clear feedback for a URL that names a loopback/private address outright (no DNS lookup here:
+   * that would answer which internal names exist). Deliveries check every resolved address anyway.
+   */
+  private refuseNonPublicLiteral(url: URL): void {
+    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+    const address = host === "localhost" || host.endsWith(".localhost") ? "127.0.0.1" : host;
+    if (!isIP(address)) return;
+    const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+    if (this.egress.refusal({ hostname: host, port, address }))
+      throw new InputError(
+        `webhook url host ${url.host} is a loopback, private or link-local address; an operator can allow it with MLOPS_OUTBOUND_ALLOW`,
+      );
   }
 
   private async get(

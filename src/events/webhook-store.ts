@@ -63,4 +63,6 @@ export interface WebhookStore {
   recordAttempt(delivery: ClaimedDelivery, outcome: AttemptOutcome): Promise<void>;
   listDeliveries(webhookId: string, limit: number): Promise<WebhookDelivery[]>;
   listAttempts(deliveryIds: string[]): Promise<DeliveryAttempt[]>;
+  /** Deliveries per status over all webhooks: `mlops_webhook_deliveries` on /metrics. */
+  countDeliveriesByStatus(): Promise<Partial<Record<DeliveryStatus, number>>>;
 }

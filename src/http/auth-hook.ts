@@ -13,13 +13,17 @@ declare module "fastify" {
   }
 }
 
-/** Bearer token (what MLflow clients send from MLFLOW_TRACKING_TOKEN), or Basic with the token as password. */
+/**
+ * Bearer token (what MLflow clients send from MLFLOW_TRACKING_TOKEN), `Token` (Label Studio's scheme for
+ * its ML backend and webhooks), or Basic with the token as password.
+ */
 export function tokenFromHeader(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const [scheme, value] = header.split(" ", 2);
   if (!value) return undefined;
-  if (scheme.toLowerCase() === "bearer") return value.trim();
-  if (scheme.toLowerCase() === "basic") {
+  const kind = scheme.toLowerCase();
+  if (kind === "bearer" || kind === "token") return value.trim();
+  if (kind === "basic") {
     const decoded = Buffer.from(value, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     return colon >= 0 ? decoded.slice(colon + 1) : undefined;

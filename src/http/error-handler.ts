@@ -62,6 +62,8 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
     return sendError(reply, url, error.status, error.code, error.message, error);
   }
   const fe = error as FastifyError;
+  // Libraries set `code` to numbers too (e.g. errno values): only a string is a fastify error code.
+  const code: string | undefined = typeof fe.code === "string" ? fe.code : undefined;
   if (fe.validation) {
     const where = fe.validationContext ?? "request";
     return sendError(
@@ -72,18 +74,19 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
       `invalid ${where}: ${fe.message.replace(/^(body|querystring|params|headers)\/?/, "")}`,
     );
   }
-  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE" || fe.statusCode === 413) {
+  if (code === "FST_ERR_CTP_BODY_TOO_LARGE" || fe.statusCode === 413) {
     return sendError(reply, url, 413, "PAYLOAD_TOO_LARGE", "request body is larger than the server accepts");
   }
-  if (fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || fe.statusCode === 415) {
+  if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || fe.statusCode === 415) {
     return sendError(reply, url, 415, "UNSUPPORTED_MEDIA_TYPE", fe.message);
   }
-  if (fe.statusCode === 400 || fe instanceof SyntaxError || fe.code?.startsWith("FST_ERR_CTP")) {
+  if (fe.statusCode === 400 || fe instanceof SyntaxError || code?.startsWith("FST_ERR_CTP")) {
     return sendError(reply, url, 400, "MALFORMED_REQUEST", `malformed request body: ${fe.message}`);
   }
-  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return sendError(reply, url, fe.statusCode, fe.code ?? "BAD_REQUEST", fe.message);
+  if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return sendError(reply, url, fe.statusCode, code ?? "BAD_REQUEST", fe.message);
   }
+  // The real error goes to the server log only; the client gets a generic message.
   request.log.error({ err: error }, "unhandled error");
   return sendError(reply, url, 500, "INTERNAL", "internal server error; see the server log");
 }

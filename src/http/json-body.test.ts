@@ -22,6 +22,27 @@ describeEachDatabase("JSON request bodies", (kind) => {
     expect(mention.body).toMatchObject({ description: "a constructor \u00e9" });
   });
 
+  it("refuses prototype poisoning on a route whose body takes free-form objects (the parser's guard, not the schema)", async () => {
+    // Label Studio's /setup body allows any property (additionalProperties: true, extra_params: unknown), so
+    // only the JSON parser stands between these bodies and the handler. The handler answers 404 for an
+    // unknown deployment: a 400 here can only come from the parser.
+    const setup = "/integrations/label-studio/no-such-deployment/setup";
+    const clean = await server.call("POST", setup, { schema: "<View/>", extra_params: { a: { b: 1 } } });
+    expect(clean.status).toBe(404);
+    for (const raw of [
+      '{"schema":"<View/>","__proto__":{"isAdmin":true}}',
+      '{"schema":"<View/>","\\u005f_proto__":{"isAdmin":true}}',
+      '{"schema":"<View/>","extra_params":{"nested":{"__proto__":{"isAdmin":true}}}}',
+      '{"schema":"<View/>","constructor":{"prototype":{"isAdmin":true}}}',
+      '{"schema":"<View/>","extra_params":{"constructor":{"prototype":{"isAdmin":true}}}}',
+    ]) {
+      const res = await server.call("POST", setup, raw);
+      expect(res.status, raw).toBe(400);
+      expect(JSON.stringify(res.body), raw).not.toMatch(/not found/i);
+    }
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
   it("refuses prototype poisoning, escaped or not, and invalid or empty JSON with 400", async () => {
     for (const raw of [
       '{"name":"json-p1","__proto__":{"x":1}}',

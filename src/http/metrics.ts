@@ -1,4 +1,11 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import type { Principal } from "../auth/principal.js";
+import { ForbiddenError } from "../errors.js";
+
+/** With `metricsAuth: token`: any user's token may scrape; a workload (job) token may not. */
+export function requireMetricsReader(principal: Principal): void {
+  if (principal.scope) throw new ForbiddenError("a workload token cannot read server metrics");
+}
 
 /**
  * One Prometheus registry per platform instance (tests run several in one process, so never the global one).

@@ -3,9 +3,11 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { LogController } from "fastify";
 import type { App } from "./types.js";
+import { InputError } from "../errors.js";
 import type { Platform } from "../platform.js";
 import { registerAuthHook } from "./auth-hook.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
+import { jsonNestingExceeds, MAX_JSON_DEPTH } from "./json-depth.js";
 import { routeModules } from "./routes/index.js";
 
 export type { App } from "./types.js";
@@ -37,6 +39,10 @@ export async function buildServer(
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     const text = body as string;
+    if (jsonNestingExceeds(text)) {
+      done(new InputError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return;
+    }
     let parsed: unknown;
     let ok = false;
     if (

@@ -14,6 +14,10 @@ export interface JobExecutorDeps {
   tracking: JobTracking;
   archiveLogs: (replicaId: string) => Promise<{ stdout: string | null; stderr: string | null }>;
   revokeToken: (tokenId: string) => Promise<void>;
+  /** Revokes every live token of a job (its token id is not known after a control-plane restart). */
+  revokeJobTokens?: (jobId: string) => Promise<void>;
+  /** Removes a finished job's directory (its outputs were uploaded by the job itself, or are lost). */
+  removeWorkDir?: (jobId: string) => Promise<void>;
   isLeader: () => boolean;
   /** Runs state-changing work one piece at a time (the loop's queue). */
   serial: (work: () => Promise<void>) => Promise<void>;
@@ -59,6 +63,7 @@ export class JobExecutor {
       this.deps.log("warn", "job failed to start", { jobId, error: (err as Error).message });
       const failed = await transitions.apply(job, "failed", reason, { actor: ACTOR, releaseHolds: true });
       if (failed) await this.closeRun(failed, "FAILED");
+      await this.removeWorkDir(jobId);
       this.deps.wake();
       return;
     }
@@ -156,7 +161,11 @@ export class JobExecutor {
     const tokenId = this.tokens.get(job.id);
     this.tokens.delete(job.id);
     if (tokenId) await this.deps.revokeToken(tokenId).catch(() => undefined);
-    if (isTerminal(next.state)) await this.closeRun(next, runStatusFor(outcome.kind));
+    else await this.revokeUnknownTokens(job.id);
+    if (isTerminal(next.state)) {
+      await this.closeRun(next, runStatusFor(outcome.kind));
+      await this.removeWorkDir(job.id);
+    }
     await this.forget(replicas.map((replica) => replica.replicaId));
     this.deps.wake();
   }
@@ -256,6 +265,20 @@ export class JobExecutor {
       const fresh = await this.deps.store.getJob(job.id);
       if (fresh && !isTerminal(fresh.state)) await this.settleAttempt(fresh);
     }
+  }
+
+  /** The attempt ended while no control plane watched it (reconcile): its token must not outlive it. */
+  private async revokeUnknownTokens(jobId: string): Promise<void> {
+    await this.deps.revokeJobTokens?.(jobId).catch((err: Error) => {
+      this.deps.log("warn", "could not revoke the job's token", { jobId, error: err.message });
+    });
+  }
+
+  /** A retry reuses the dir (checkpoints); a job that is over gives its disk back. */
+  private async removeWorkDir(jobId: string): Promise<void> {
+    await this.deps.removeWorkDir?.(jobId).catch((err: Error) => {
+      this.deps.log("warn", "could not remove the job's directory", { jobId, error: err.message });
+    });
   }
 
   private async closeRun(job: Job, status: "FINISHED" | "FAILED" | "KILLED"): Promise<void> {

@@ -17,6 +17,8 @@ export interface JobLauncherDeps {
   devices: ReadonlyMap<string, GpuDevice>;
   issueToken: (job: Job, ttlSeconds: number) => Promise<IssuedWorkloadToken>;
   revokeToken: (tokenId: string) => Promise<void>;
+  /** The job's write-only env values (docs/security.md); none when unset. */
+  secretEnv?: (jobId: string) => Promise<Record<string, string>>;
   /** URL workloads reach the control plane at (known once the server listens). */
   apiUrl: () => string;
   /** The interpreter `python` means, or null to leave the command alone. */
@@ -24,14 +26,16 @@ export interface JobLauncherDeps {
   sdkPythonDir?: string;
   /** SIGTERM -> SIGKILL grace on stop and timeout; the runtime's default when unset. */
   graceMs?: number;
+  /** The replicas' network (docs/security.md); the runtime's default ("host") when unset. */
+  network?: "host" | "none";
 }
 
 /** Long enough for any sane run without a timeout; a timeout bounds it tighter. */
 const TOKEN_TTL_WITHOUT_TIMEOUT_S = 7 * 24 * 3600;
 
 /**
- * Starts the replicas of a placed attempt: the job's directory, its workload token, the SPEC §5
- * environment, and one runtime replica per placement with exactly its GPUs. All or none: if one replica
+ * Starts the replicas of a placed attempt: the job's directory, its workload token, the
+ * environment of docs/jobs-and-workloads.md, and one runtime replica per placement with exactly its GPUs. All or none: if one replica
  * fails to start, the ones already started are stopped before the error propagates.
  */
 export class JobLauncher {
@@ -45,6 +49,7 @@ export class JobLauncher {
     const ttl = job.timeoutSeconds === null ? TOKEN_TTL_WITHOUT_TIMEOUT_S : job.timeoutSeconds + 3600;
     const { token, tokenId } = await this.deps.issueToken(job, ttl);
     const command = resolveCommand(job.command, needsPython(job.command) ? await this.deps.python() : null);
+    const secretEnv = (await this.deps.secretEnv?.(job.id)) ?? {};
     const handles: ReplicaHandle[] = [];
     try {
       for (const replica of replicas) {
@@ -61,6 +66,7 @@ export class JobLauncher {
           outputDir,
           gpus,
           sdkPythonDir: this.deps.sdkPythonDir,
+          secretEnv,
         });
         handles.push(
           await this.deps.runtime.start({
@@ -76,6 +82,12 @@ export class JobLauncher {
             cpu: replica.cpu,
             timeoutSeconds: job.timeoutSeconds,
             ...(this.deps.graceMs !== undefined ? { graceMs: this.deps.graceMs } : {}),
+            // The job's own choice, else the server's default (MLOPS_JOB_NETWORK), else the runtime's.
+            ...((job.network ?? this.deps.network) !== undefined
+              ? { network: job.network ?? this.deps.network }
+              : {}),
+            // Whoever may read the job's logs must not learn its token from them.
+            maskInLogs: [token, ...Object.values(secretEnv).filter((value) => value.length >= 4)],
           }),
         );
       }

@@ -17,6 +17,8 @@ export interface JobLoopDeps {
   now?: () => number;
   /** Called after each pass (metrics). */
   onPass?: (stats: { queued: number; placed: number; durationMs: number }) => void;
+  /** Why no job may start now (no working sandbox: fail closed), or null. Queued jobs wait with it. */
+  executionBlocked?: () => string | null;
 }
 
 /** Most waiting reasons written per pass: a first pass over a huge queue spreads its writes. */
@@ -100,6 +102,11 @@ export class JobSchedulerLoop {
     const { store } = this.deps;
     const queue = await store.queuedJobs();
     if (queue.length === 0) return [];
+    const blocked = this.deps.executionBlocked?.() ?? null;
+    if (blocked !== null) {
+      await this.recordReasons(new Map(queue.map((job) => [job.id, blocked])));
+      return [];
+    }
     const holds = await store.holds();
     const quotas = await store.projectGpuQuotas([...new Set(queue.map((job) => job.projectId))]);
     const result = scheduleQueuedJobs({

@@ -8,13 +8,22 @@ import { ConflictError, ForbiddenError, InputError, NotFoundError } from "../err
 import type { RuntimeDescription } from "../runtime/runtime.js";
 import type { GpuDevice } from "./gpu-inventory.js";
 import type { WorkloadInventory } from "./inventory.js";
-import { createJob, isTerminal, type Job, type JobResources, type JobState, JOB_STATES } from "./job.js";
+import {
+  createJob,
+  isTerminal,
+  type Job,
+  type JobNetwork,
+  type JobResources,
+  type JobState,
+  JOB_STATES,
+} from "./job.js";
 import { followJobLogs, type JobLogDeps, type JobLogEvent, type LogStream, replicaLogs } from "./job-logs.js";
 import type { JobEvent, JobReplica, JobStore } from "./job-store.js";
 import type { LogChunk } from "../runtime/runtime.js";
 import { DEFAULT_JOB_EXPERIMENT, type JobTracking } from "./job-tracking.js";
 import type { JobTransitions } from "./job-transitions.js";
 import { validateJobRequest } from "./request-validation.js";
+import { type JobSecretEnvStore, validateSecretEnv } from "./job-secrets.js";
 import { reservedEnvNames } from "./workload-env.js";
 
 /** What the job service needs from identity (IdentityService satisfies it). */
@@ -29,7 +38,11 @@ export interface SubmitJobInput {
   name?: string;
   command: string[];
   env?: Record<string, string>;
+  /** Write-only env values: reach the workload, never any view (docs/security.md). */
+  secretEnv?: Record<string, string>;
   resources?: Partial<JobResources>;
+  /** "none": no network at all, not even the API; default the server's MLOPS_JOB_NETWORK. */
+  network?: JobNetwork;
   priority?: number;
   maxRetries?: number;
   timeoutSeconds?: number | null;
@@ -51,7 +64,11 @@ export interface GpuView {
   devices: Array<
     GpuDevice & {
       nodeId: string;
-      heldBy: { jobId: string; jobName: string; projectId: string; replicaIndex: number } | null;
+      /** `otherProject`: held by a job of a project the caller may not read (docs/security.md). */
+      heldBy:
+        | { jobId: string; jobName: string; projectId: string; replicaIndex: number }
+        | { otherProject: true }
+        | null;
     }
   >;
   nodes: Array<{
@@ -71,9 +88,11 @@ export interface JobServiceDeps {
   audit: AuditLog;
   tracking: JobTracking;
   transitions: JobTransitions;
-  /** Whether a code archive exists (the artifact store's `has`). */
-  hasBlob: (sha256: string) => Promise<boolean>;
+  /** Whether the project owns this code archive and it exists (BlobOwnership; docs/security.md, tenancy). */
+  ownsBlob: (projectId: string, sha256: string) => Promise<boolean>;
   inventory: WorkloadInventory;
+  /** Where write-only env values are kept; without it `secretEnv` is refused. */
+  secretEnv?: JobSecretEnvStore;
   describeRuntime: () => RuntimeDescription;
   /** Asks the scheduler for a pass now (submit, cancel). */
   wake: () => void;
@@ -98,6 +117,9 @@ export class JobService {
     if (reserved.length > 0) {
       throw new InputError(`environment variable(s) ${reserved.join(", ")} are set by the platform`);
     }
+    const secretEnv = validateSecretEnv(input.secretEnv ?? {}, input.env ?? {});
+    if (Object.keys(secretEnv).length > 0 && !this.deps.secretEnv)
+      throw new InputError("this server does not store secret env values");
     const job = createJob(
       {
         projectId: project.id,
@@ -105,6 +127,7 @@ export class JobService {
         command: input.command,
         env: input.env,
         resources: input.resources,
+        ...(input.network ? { network: input.network } : {}),
         priority: input.priority,
         maxRetries: input.maxRetries,
         timeoutSeconds: input.timeoutSeconds,
@@ -121,7 +144,8 @@ export class JobService {
     });
     if (job.codeDigest !== undefined) {
       if (!isSha256Hex(job.codeDigest)) throw new InputError("codeDigest must be a sha256 hex digest");
-      if (!(await this.deps.hasBlob(job.codeDigest))) {
+      // Another project's archive gets the same answer as a missing one: no existence leak.
+      if (!(await this.deps.ownsBlob(project.id, job.codeDigest))) {
         throw new InputError(`no code archive ${job.codeDigest}: upload it first (POST /api/v1/jobs/code)`);
       }
     }
@@ -134,6 +158,8 @@ export class JobService {
     });
     job.runId = run.runId;
     job.experimentId = run.experimentId;
+    // Before the job exists for the scheduler, so no attempt can start without its secrets.
+    if (Object.keys(secretEnv).length > 0) await this.deps.secretEnv?.put(job.id, secretEnv);
     const actor = actorOf(principal);
     await this.deps.store.insertJob(job, {
       at: Date.parse(job.submittedAt),
@@ -239,9 +265,18 @@ export class JobService {
     throw new ConflictError(`job ${id} changed state while being cancelled; try again`);
   }
 
-  /** The inventory with holders; every authenticated caller may see it (no job details beyond names). */
-  async gpus(_principal: Principal): Promise<GpuView> {
-    const holds = await this.deps.store.deviceHolds();
+  /**
+   * The inventory with holders. Every authenticated caller sees which devices are taken; which job holds
+   * one (id, name, project) only for projects the caller may read (docs/security.md).
+   */
+  async gpus(principal: Principal): Promise<GpuView> {
+    const allHolds = await this.deps.store.deviceHolds();
+    const readable = new Set<string>();
+    for (const projectId of new Set(allHolds.map((hold) => hold.projectId))) {
+      if (await this.mayRead(principal, projectId)) readable.add(projectId);
+    }
+    const holds = allHolds.filter((hold) => readable.has(hold.projectId));
+    const taken = new Set(allHolds.map((hold) => hold.deviceUuid));
     const heldBy = new Map(holds.map((hold) => [hold.deviceUuid, hold]));
     const jobNames = new Map<string, string>();
     for (const jobId of new Set(holds.map((hold) => hold.workloadId))) {
@@ -261,7 +296,9 @@ export class JobService {
                 projectId: hold.projectId,
                 replicaIndex: hold.replicaIndex,
               }
-            : null,
+            : taken.has(device.uuid)
+              ? { otherProject: true as const }
+              : null,
         };
       }),
     );
@@ -277,6 +314,16 @@ export class JobService {
       };
     });
     return { source: this.deps.inventory.source, devices, nodes, runtime: this.deps.describeRuntime() };
+  }
+
+  private async mayRead(principal: Principal, projectId: string): Promise<boolean> {
+    try {
+      await this.deps.projects.getProject(principal, projectId, "read");
+      return true;
+    } catch (err) {
+      if (err instanceof ForbiddenError || err instanceof NotFoundError) return false;
+      throw err;
+    }
   }
 
   /** Live log events of one replica index, across retries, until the job ends. */

@@ -1,11 +1,12 @@
 import type { ArtifactStore } from "../artifacts/artifact-store.js";
+import type { BlobOwnership } from "../artifacts/blob-ownership.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { IdentityService } from "../auth/identity-service.js";
 import type { Principal } from "../auth/principal.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { TrackingService } from "../tracking/tracking-service.js";
 import { deviceByUuid, type WorkloadInventory } from "./inventory.js";
-import type { JobState } from "./job.js";
+import { isTerminal, type JobState } from "./job.js";
 import { JobExecutor } from "./job-executor.js";
 import { JobLauncher } from "./job-launcher.js";
 import { archiveReplicaLogs, type JobLogDeps } from "./job-logs.js";
@@ -16,6 +17,7 @@ import { jobTrackingFrom } from "./job-tracking.js";
 import { JobTransitions } from "./job-transitions.js";
 import { JobWorkDirs } from "./job-workdirs.js";
 import type { SchedulerPolicy } from "./scheduler.js";
+import type { JobSecretEnvStore } from "./job-secrets.js";
 
 /** The principal the scheduler acts as (closing runs, revoking workload tokens). */
 export const SCHEDULER_PRINCIPAL: Principal = {
@@ -31,6 +33,8 @@ export interface JobSystemDeps {
   inventory: WorkloadInventory;
   jobsDir: string;
   artifacts: ArtifactStore;
+  /** Code archives resolve only for the project that owns them. */
+  blobs: BlobOwnership;
   identity: IdentityService;
   audit: AuditLog;
   tracking: TrackingService;
@@ -41,6 +45,10 @@ export interface JobSystemDeps {
   sdkPythonDir?: string;
   policy?: Partial<SchedulerPolicy>;
   graceMs?: number;
+  /** Network of every job's replicas: "host" (default) or "none" (docs/security.md). */
+  jobNetwork?: "host" | "none";
+  /** Write-only job env values (docs/security.md); without it `secretEnv` is refused. */
+  secretEnv?: JobSecretEnvStore;
   log: (level: "info" | "warn" | "error", message: string, details?: Record<string, unknown>) => void;
   /** Metrics hooks. */
   onTransition?: (to: JobState) => void;
@@ -57,15 +65,28 @@ export interface JobSystem {
 /** Wires the job domain: service (API), scheduler loop, executor, launcher. */
 export function createJobSystem(deps: JobSystemDeps): JobSystem {
   const tracking = jobTrackingFrom(deps.tracking, SCHEDULER_PRINCIPAL);
-  const transitions = new JobTransitions(deps.store, deps.audit, (transition) =>
-    deps.onTransition?.(transition.to),
-  );
+  const transitions = new JobTransitions(deps.store, deps.audit, (transition) => {
+    deps.onTransition?.(transition.to);
+    // An ended job's write-only env is needed by no attempt any more (docs/security.md).
+    if (isTerminal(transition.to) && deps.secretEnv) {
+      deps.secretEnv.remove(transition.jobId).catch((err: unknown) => {
+        deps.log("warn", "could not remove an ended job's secret env", { jobId: transition.jobId, err });
+      });
+    }
+  });
   const revokeToken = async (tokenId: string) => {
     await deps.identity.revokeToken(SCHEDULER_PRINCIPAL, tokenId);
   };
+  // After a control-plane restart the executor no longer knows a job's token id: find it by scope.
+  const revokeJobTokens = async (jobId: string) => {
+    for (const token of await deps.identity.listTokens(SCHEDULER_PRINCIPAL, "*")) {
+      if (token.scope?.jobId === jobId && !token.revokedAt) await revokeToken(token.id);
+    }
+  };
+  const workDirs = new JobWorkDirs({ root: deps.jobsDir, artifacts: deps.artifacts });
   const launcher = new JobLauncher({
     runtime: deps.runtime,
-    workDirs: new JobWorkDirs({ root: deps.jobsDir, artifacts: deps.artifacts }),
+    workDirs,
     devices: deviceByUuid(deps.inventory),
     issueToken: async (job, ttlSeconds) => {
       if (!job.ownerId) throw new Error(`job ${job.id} has no owner to issue its token to`);
@@ -81,6 +102,8 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
     python: deps.python,
     sdkPythonDir: deps.sdkPythonDir,
     graceMs: deps.graceMs,
+    network: deps.jobNetwork,
+    secretEnv: async (jobId) => (deps.secretEnv ? deps.secretEnv.get(jobId) : {}),
   });
   // The executor and the loop need each other (the executor wakes the loop, runs through its queue).
   let loop: JobSchedulerLoop | undefined;
@@ -92,6 +115,8 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
     tracking,
     archiveLogs: (replicaId) => archiveReplicaLogs(deps.runtime, deps.artifacts, replicaId),
     revokeToken,
+    revokeJobTokens,
+    removeWorkDir: (jobId) => workDirs.remove(jobId),
     isLeader: deps.isLeader,
     serial: (work) => loop!.serial(work),
     wake: () => loop?.wake(),
@@ -106,6 +131,11 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
     log: deps.log,
     policy: deps.policy,
     onPass: deps.onPass,
+    executionBlocked: () => {
+      const runtime = deps.runtime.describe();
+      if (runtime.sandbox !== "unavailable") return null;
+      return `waiting: job execution is disabled, no working sandbox (${runtime.sandboxReason ?? "unknown"}); the operator must fix it or set MLOPS_SANDBOX=none`;
+    },
   });
   const logs: JobLogDeps = { store: deps.store, runtime: deps.runtime, artifacts: deps.artifacts };
   const service = new JobService({
@@ -114,8 +144,9 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
     audit: deps.audit,
     tracking,
     transitions,
-    hasBlob: (sha256) => deps.artifacts.has(sha256),
+    ownsBlob: async (projectId, sha256) => (await deps.blobs.resolve(projectId, sha256)) !== undefined,
     inventory: deps.inventory,
+    secretEnv: deps.secretEnv,
     describeRuntime: () => deps.runtime.describe(),
     wake: () => loop?.wake(),
     logs,

@@ -1,7 +1,7 @@
 import { InputError } from "../errors.js";
 
 /**
- * The job model (SPEC §4). A job runs `replicas` copies of one command; `resources` are per replica
+ * The job model (docs/jobs-and-workloads.md). A job runs `replicas` copies of one command; `resources` are per replica
  * (per node for a distributed job), and the scheduler places all replicas at once or none (gang).
  * Distributed jobs come later, but the shape is here so that a job with replicas > 1 needs no rewrite.
  */
@@ -25,6 +25,9 @@ export interface JobResources {
   gpuType?: string;
 }
 
+export const JOB_NETWORKS = ["host", "none"] as const;
+export type JobNetwork = (typeof JOB_NETWORKS)[number];
+
 export interface DistributedSpec {
   nodes: number;
   procsPerNode: number;
@@ -37,6 +40,8 @@ export interface Job {
   command: string[];
   env: Record<string, string>;
   image?: string;
+  /** The replicas' network: "host" or "none" (docs/security.md); unset = the server's MLOPS_JOB_NETWORK. */
+  network?: JobNetwork;
   resources: JobResources;
   distributed?: DistributedSpec;
   /** Number of replicas started together: distributed.nodes, else 1. */
@@ -74,6 +79,7 @@ export interface JobRequest {
   command: string[];
   env?: Record<string, string>;
   image?: string;
+  network?: JobNetwork;
   resources?: Partial<JobResources>;
   distributed?: DistributedSpec;
   priority?: number;
@@ -109,6 +115,10 @@ export function createJob(request: JobRequest, id: string, now: Date): Job {
   for (const [key, value] of Object.entries(env)) {
     if (!ENV_NAME.test(key)) throw new InputError(`invalid environment variable name '${key}'`);
     if (typeof value !== "string") throw new InputError(`environment variable ${key} must be a string`);
+    if (value.includes("\0")) throw new InputError(`environment variable ${key} contains a NUL byte`);
+  }
+  if (request.network !== undefined && !(JOB_NETWORKS as readonly string[]).includes(request.network)) {
+    throw new InputError(`network must be one of ${JOB_NETWORKS.join(", ")}`);
   }
   const resources = normalizeResources(request.resources ?? {});
   const distributed = request.distributed;
@@ -130,6 +140,7 @@ export function createJob(request: JobRequest, id: string, now: Date): Job {
     command: [...request.command],
     env: { ...env },
     ...(request.image ? { image: request.image } : {}),
+    ...(request.network ? { network: request.network } : {}),
     resources,
     ...(distributed ? { distributed: { ...distributed } } : {}),
     replicas: distributed ? distributed.nodes : 1,

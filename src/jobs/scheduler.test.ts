@@ -11,7 +11,7 @@ import {
   type ScheduleResult,
   scheduleQueuedJobs,
 } from "./scheduler.js";
-import { syntheticScheduleInput } from "./synthetic-queue.js";
+import { syntheticScheduleInput } from "../../test/support/synthetic-queue.js";
 
 const NOW = 1_700_000_000_000;
 let seq = 0;

@@ -3,7 +3,7 @@ import { parseGpuDeclaration } from "./gpu-inventory.js";
 import { createJob } from "./job.js";
 import { reservedEnvNames, resolveCommand, workloadEnv } from "./workload-env.js";
 
-describe("workload environment (SPEC §5)", () => {
+describe("workload environment (docs/jobs-and-workloads.md)", () => {
   const job = {
     ...createJob(
       { projectId: "p", command: ["python", "train.py"], env: { PYTHONPATH: "lib", FOO: "bar" } },

@@ -2,7 +2,7 @@ import { cudaVisibleDevices, type GpuDevice } from "./gpu-inventory.js";
 import type { Job } from "./job.js";
 
 /**
- * The workload environment contract (SPEC §5): what every replica of a job is told. The user's `--env`
+ * The workload environment contract (docs/jobs-and-workloads.md): what every replica of a job is told. The user's `--env`
  * values come first and the platform's names override them, so a job cannot pretend to be another job
  * or run (its token is scoped anyway) nor widen its GPUs.
  */
@@ -18,6 +18,8 @@ export interface WorkloadEnvInput {
   gpus: readonly GpuDevice[];
   /** Directory holding the `mlops_sdk` package, put first on PYTHONPATH. */
   sdkPythonDir?: string;
+  /** The job's write-only values (`secretEnv`, docs/security.md), merged like `env`. */
+  secretEnv?: Readonly<Record<string, string>>;
 }
 
 /** Names the platform sets; `--env` may not override them. */
@@ -38,7 +40,7 @@ export const RESERVED_ENV = [
 
 export function workloadEnv(input: WorkloadEnvInput): Record<string, string> {
   const { job } = input;
-  const env: Record<string, string> = { ...job.env };
+  const env: Record<string, string> = { ...job.env, ...input.secretEnv };
   const pythonPath = [input.sdkPythonDir, job.env.PYTHONPATH].filter((part): part is string => !!part);
   if (pythonPath.length > 0) env.PYTHONPATH = pythonPath.join(":");
   // Python buffers stdout when it is not a terminal; unbuffered output is what makes `logs -f` live.

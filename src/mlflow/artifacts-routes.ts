@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import { Type } from "@sinclair/typebox";
 import { normalizeArtifactDir, normalizeArtifactPath } from "../artifacts/artifact-path.js";
 import { InputError, NotFoundError } from "../errors.js";
+import { LOGGED_MODEL_ID } from "../tracking/logged-models-model.js";
 import { principalOf } from "../http/auth-hook.js";
 import type { App } from "../http/types.js";
 import type { Platform } from "../platform.js";
@@ -10,25 +11,36 @@ import { fileInfoJson } from "./mlflow-shapes.js";
 
 export const ARTIFACT_PROXY_PREFIX = "/api/2.0/mlflow-artifacts/artifacts";
 
+/** Whose file a proxy path names: a run's, or (MLflow 3) a logged model's. */
+export type ProxyTarget =
+  | { kind: "run"; experimentId: string; runId: string; path: string }
+  | { kind: "model"; experimentId: string; modelId: string; path: string };
+
 /**
- * A proxy path names one run's file the way MLflow builds it from the run's artifact URI
- * (`mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`): `<experiment_id>/<run_id>/artifacts/<path>`.
+ * A proxy path names one file the way MLflow builds it from an artifact URI: a run's
+ * (`mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`) as `<experiment_id>/<run_id>/artifacts/<path>`,
+ * or a logged model's (`mlflow-artifacts:/<experiment_id>/models/<model_id>/artifacts`) as
+ * `<experiment_id>/models/<model_id>/artifacts/<path>`.
  */
-export function parseProxyPath(
-  raw: string,
-  allowRoot: boolean,
-): { experimentId: string; runId: string; path: string } {
+export function parseProxyPath(raw: string, allowRoot: boolean): ProxyTarget {
   const normalized = allowRoot ? normalizeArtifactDir(raw) : normalizeArtifactPath(raw);
-  const [experimentId, runId, artifacts, ...rest] = normalized.split("/");
-  if (!/^\d+$/.test(experimentId ?? "") || !/^[0-9a-f]{32}$/.test(runId ?? "") || artifacts !== "artifacts") {
+  const parts = normalized.split("/");
+  const experimentId = parts[0] ?? "";
+  const isModel = parts[1] === "models";
+  const owner = isModel ? parts[2] : parts[1];
+  const rest = parts.slice(isModel ? 4 : 3);
+  const ownerOk = isModel ? LOGGED_MODEL_ID.test(owner ?? "") : /^[0-9a-f]{32}$/.test(owner ?? "");
+  if (!/^\d+$/.test(experimentId) || !ownerOk || parts[isModel ? 3 : 2] !== "artifacts") {
     throw new InputError(
-      `Artifact path '${raw.slice(0, 200)}' is not inside a run: expected <experiment_id>/<run_id>/artifacts/<path>`,
+      `Artifact path '${raw.slice(0, 200)}' is not inside a run or logged model: expected ` +
+        "<experiment_id>/<run_id>/artifacts/<path> or <experiment_id>/models/<model_id>/artifacts/<path>",
     );
   }
   const path = rest.join("/");
-  if (!allowRoot && path === "")
-    throw new InputError("Artifact path names the run's artifact root, not a file");
-  return { experimentId, runId, path };
+  if (!allowRoot && path === "") throw new InputError("Artifact path names an artifact root, not a file");
+  return isModel
+    ? { kind: "model", experimentId, modelId: owner as string, path }
+    : { kind: "run", experimentId, runId: owner as string, path };
 }
 
 /**
@@ -38,12 +50,18 @@ export function parseProxyPath(
  */
 export async function registerMlflowArtifactRoutes(
   app: App,
-  { runArtifacts, tracking }: Platform,
+  { runArtifacts, tracking, loggedModels }: Platform,
 ): Promise<void> {
-  const checkExperiment = async (runId: string, experimentId: string) => {
-    const run = await tracking.store.findRunInfo(runId);
-    if (run && run.experimentId !== experimentId) {
-      throw new NotFoundError(`Run ${runId} is not in experiment ${experimentId}`);
+  /** The experiment in the path must be the owner's: a path cannot alias another experiment's files. */
+  const checkExperiment = async (target: ProxyTarget) => {
+    const experimentId =
+      target.kind === "run"
+        ? (await tracking.store.findRunInfo(target.runId))?.experimentId
+        : (await loggedModels.store.find(target.modelId))?.experimentId;
+    if (experimentId !== undefined && experimentId !== target.experimentId) {
+      throw new NotFoundError(
+        `${target.kind === "run" ? "Run" : "Logged model"} ${target.kind === "run" ? target.runId : target.modelId} is not in experiment ${target.experimentId}`,
+      );
     }
   };
 
@@ -53,12 +71,27 @@ export async function registerMlflowArtifactRoutes(
     scope.put(
       `${ARTIFACT_PROXY_PREFIX}/*`,
       { schema: { tags: ["mlflow"], params: Type.Object({ "*": Type.String() }) } },
-      async (request) => {
-        const target = parseProxyPath((request.params as { "*": string })["*"], false);
-        await checkExperiment(target.runId, target.experimentId);
-        const body = request.body as Readable | undefined;
-        await runArtifacts.upload(principalOf(request), target.runId, target.path, body ?? Readable.from([]));
-        return {};
+      async (request, reply) => {
+        const body = (request.body as Readable | undefined) ?? Readable.from([]);
+        try {
+          const target = parseProxyPath((request.params as { "*": string })["*"], false);
+          await checkExperiment(target);
+          if (target.kind === "run") {
+            await runArtifacts.upload(principalOf(request), target.runId, target.path, body);
+          } else {
+            await loggedModels.upload(principalOf(request), target.modelId, target.path, body);
+          }
+          return {};
+        } catch (err) {
+          // Refused before the body was read: a client may stop sending it once it sees the answer, which
+          // would leave the connection mid-request (never idle, so shutdown waits out the keep-alive
+          // timeout). Drop what arrives and close the connection after the error reply.
+          if (!body.readableEnded) {
+            reply.header("connection", "close");
+            body.resume();
+          }
+          throw err;
+        }
       },
     );
   });
@@ -68,8 +101,11 @@ export async function registerMlflowArtifactRoutes(
     { schema: { tags: ["mlflow"], params: Type.Object({ "*": Type.String() }) } },
     async (request, reply) => {
       const target = parseProxyPath(request.params["*"], false);
-      await checkExperiment(target.runId, target.experimentId);
-      const { artifact, stream } = await runArtifacts.open(principalOf(request), target.runId, target.path);
+      await checkExperiment(target);
+      const { artifact, stream } =
+        target.kind === "run"
+          ? await runArtifacts.open(principalOf(request), target.runId, target.path)
+          : await loggedModels.open(principalOf(request), target.modelId, target.path);
       return reply
         .type("application/octet-stream")
         .header("content-length", artifact.size)
@@ -84,10 +120,14 @@ export async function registerMlflowArtifactRoutes(
     async (request) => {
       const raw = request.query.path ?? "";
       // Above a run's artifact root there is nothing to list (MLflow would list its own directories).
-      if (normalizeArtifactDir(raw).split("/").filter(Boolean).length < 3) return {};
+      const depth = normalizeArtifactDir(raw).split("/").filter(Boolean);
+      if (depth.length < (depth[1] === "models" ? 4 : 3)) return {};
       const target = parseProxyPath(raw, true);
-      await checkExperiment(target.runId, target.experimentId);
-      const entries = await runArtifacts.list(principalOf(request), target.runId, target.path);
+      await checkExperiment(target);
+      const entries =
+        target.kind === "run"
+          ? await runArtifacts.list(principalOf(request), target.runId, target.path)
+          : await loggedModels.list(principalOf(request), target.modelId, target.path);
       const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
       return entries.length > 0 ? { files: entries.map((e) => fileInfoJson(e, (x) => base(x.path))) } : {};
     },

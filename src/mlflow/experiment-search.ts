@@ -1,6 +1,7 @@
 import { InputError } from "../errors.js";
 import type { Experiment } from "../tracking/model.js";
-import { likePatternToRegExp, parseIdentifier, tokenize } from "./search-filter.js";
+import { likeMatches } from "./like-match.js";
+import { parseIdentifier, tokenize } from "./search-filter.js";
 
 function pySet(values: readonly string[]): string {
   return `{${values.map((v) => `'${v}'`).join(", ")}}`;
@@ -76,7 +77,7 @@ function matches(e: Experiment, c: Clause): boolean {
   if (v === undefined) return false;
   if (c.op === "=") return v === c.value;
   if (c.op === "!=") return v !== c.value;
-  return likePatternToRegExp(c.value, c.op === "ILIKE").test(v);
+  return likeMatches(v, c.value, c.op === "ILIKE");
 }
 
 export function filterExperiments(experiments: Experiment[], filter: string | undefined): Experiment[] {

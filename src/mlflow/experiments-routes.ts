@@ -127,6 +127,18 @@ export function registerMlflowExperimentRoutes(app: App, { tracking }: Platform)
     }
   }
 
+  for (const url of mlflowRoutePaths("experiments/delete-experiment-tag")) {
+    app.post(url, { schema: writeSchema }, async (request) => {
+      const args = argsOf(request);
+      await tracking.deleteExperimentTag(
+        principalOf(request),
+        requiredString(args, "experiment_id"),
+        requiredString(args, "key"),
+      );
+      return {};
+    });
+  }
+
   for (const url of mlflowRoutePaths("experiments/set-experiment-tag")) {
     app.post(url, { schema: writeSchema }, async (request) => {
       const args = argsOf(request);

@@ -1,3 +1,4 @@
+import type { LoggedModel, ModelOutput } from "../tracking/logged-models-model.js";
 import type { ArtifactEntry, Experiment, MetricPoint, Run, RunInfo } from "../tracking/model.js";
 
 /**
@@ -57,12 +58,17 @@ export function metricJson(m: MetricPoint): Json {
   return { key: m.key, value: mlflowDouble(m.value), timestamp: m.timestamp, step: m.step };
 }
 
-export function runJson(run: Run): Json {
+/** A run; `outputs` (MLflow 3 `runs/outputs`: logged models it produced) only where the caller loaded them. */
+export function runJson(run: Run, outputs?: ModelOutput[]): Json {
   const data: Json = {};
   withList(data, "metrics", run.metrics.map(metricJson));
   withList(data, "params", keyValues(run.params));
   withList(data, "tags", keyValues(run.tags));
-  return { info: runInfoJson(run.info), data, inputs: {} };
+  const json: Json = { info: runInfoJson(run.info), data, inputs: {} };
+  if (outputs && outputs.length > 0) {
+    json.outputs = { model_outputs: outputs.map((o) => ({ model_id: o.modelId, step: o.step })) };
+  }
+  return json;
 }
 
 /** `artifacts/list` entries: paths relative to the run's artifact root; sizes only for files. */
@@ -73,4 +79,22 @@ export function fileInfoJson(
   const json: Json = { path: pathOf(entry), is_dir: entry.isDir };
   if (!entry.isDir && entry.size !== undefined) json.file_size = entry.size;
   return json;
+}
+
+/** MLflow 3 `LoggedModel`: `{info, data}`; status as the enum name; empty lists left out. */
+export function loggedModelJson(m: LoggedModel): Json {
+  const info: Json = {
+    model_id: m.id,
+    experiment_id: m.experimentId,
+    name: m.name,
+    creation_timestamp_ms: m.createdAt,
+    last_updated_timestamp_ms: m.updatedAt,
+    artifact_uri: m.artifactLocation,
+    status: m.status,
+  };
+  if (m.modelType !== null) info.model_type = m.modelType;
+  if (m.sourceRunId !== null) info.source_run_id = m.sourceRunId;
+  if (m.statusMessage !== null) info.status_message = m.statusMessage;
+  withList(info, "tags", keyValues(m.tags));
+  return { info, data: withList({}, "params", keyValues(m.params)) };
 }

@@ -1,5 +1,6 @@
 import type { ModelVersion, RegisteredModel } from "../registry/registry-store.js";
 import { STAGES, toMlflowStage } from "../registry/stages.js";
+import { loggedModelIdOf } from "./logged-model-source.js";
 
 /** MLflow's `ModelVersion` and `RegisteredModel` JSON (mlflow/protos/model_registry.proto). */
 export interface MlflowModelVersion {
@@ -12,6 +13,8 @@ export interface MlflowModelVersion {
   description: string;
   source: string;
   run_id?: string;
+  /** MLflow 3: the logged model the version was registered from. */
+  model_id?: string;
   status: "READY";
   tags?: Array<{ key: string; value: string }>;
   aliases?: string[];
@@ -43,6 +46,8 @@ export function modelVersionJson(v: ModelVersion): MlflowModelVersion {
     status: "READY",
   };
   if (v.runId) json.run_id = v.runId;
+  const modelId = loggedModelIdOf(v.source);
+  if (modelId) json.model_id = modelId;
   if (Object.keys(v.tags).length > 0) json.tags = kv(v.tags);
   if (v.aliases.length > 0) json.aliases = v.aliases;
   return json;

@@ -7,6 +7,8 @@ import type { App, RouteModule } from "../http/types.js";
 import type { ModelVersion } from "../registry/registry-store.js";
 import type { RegistryService } from "../registry/registry-service.js";
 import { parseStage } from "../registry/stages.js";
+import type { Platform } from "../platform.js";
+import { loggedModelVersionInput } from "./logged-model-source.js";
 import { projectOf } from "./mlflow-args.js";
 import { paginate } from "./page-token.js";
 import { latestPerStage, modelVersionJson, registeredModelJson } from "./registry-json.js";
@@ -67,11 +69,12 @@ function maxResultsOf(args: Args, fallback: number, limit: number): number {
   return n;
 }
 
-export const mlflowRegistryRoutes: RouteModule = (app, { registry }) => {
-  for (const prefix of PREFIXES) registerAt(app, registry, prefix);
+export const mlflowRegistryRoutes: RouteModule = (app, platform) => {
+  for (const prefix of PREFIXES) registerAt(app, platform, prefix);
 };
 
-function registerAt(app: App, registry: RegistryService, prefix: string): void {
+function registerAt(app: App, platform: Platform, prefix: string): void {
+  const registry: RegistryService = platform.registry;
   const route = (
     method: "GET" | "POST" | "PATCH" | "DELETE",
     path: string,
@@ -201,11 +204,18 @@ function registerAt(app: App, registry: RegistryService, prefix: string): void {
 
   route("POST", "model-versions/create", async (args, p, project) => {
     const source = required(args, "source");
+    // MLflow 3: `model_id` / `models:/m-<id>` / a run's logged model name the files (logged-model-source.ts).
+    const fromLoggedModel = await loggedModelVersionInput(
+      platform,
+      p,
+      source,
+      optionalString(args, "model_id"),
+    );
     const created = await registry.createVersion(
       p,
       project,
       required(args, "name"),
-      { kind: "source", source, runId: optionalString(args, "run_id") || undefined },
+      fromLoggedModel ?? { kind: "source", source, runId: optionalString(args, "run_id") || undefined },
       { description: optionalString(args, "description"), tags: tagsOf(args.tags), requireModelFiles: false },
     );
     return { model_version: modelVersionJson(created) };

@@ -1,4 +1,5 @@
 import { InputError } from "../errors.js";
+import { likeMatches } from "./like-match.js";
 
 /**
  * The filter language of `registered-models/search` and `model-versions/search` (MLflow's
@@ -12,30 +13,53 @@ export interface RegistryClause {
   value: string | string[];
 }
 
-const TOKEN =
-  /\s*(?:(`[^`]*`|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|''|\\.)*')|(!=|<>|=)|(\()|(\))|(,)|([A-Za-z_][A-Za-z0-9_.]*|[0-9]+))/y;
+const OTHER_TOKEN = /\s*(?:("(?:[^"\\]|\\.)*"|'(?:[^'\\]|''|\\.)*')|(!=|<>|=)|(\()|(\))|(,)|([0-9]+))/y;
+const BARE_PART = /[A-Za-z0-9_]+/y;
 
 type Token = { kind: "string" | "op" | "lparen" | "rparen" | "comma" | "word"; text: string };
 
+/**
+ * Names are dot-separated parts, each bare (`tags.team`) or backtick-quoted (``tag.`mlflow.prompt.is_prompt` ``,
+ * which `search_registered_models()` always sends); values are quoted strings or digits.
+ */
 function tokenize(filter: string): Token[] {
   const tokens: Token[] = [];
-  TOKEN.lastIndex = 0;
   let at = 0;
+  const fail = (): never => {
+    throw new InputError(`Invalid filter '${filter}': unexpected text at '${filter.slice(at, at + 20)}'`);
+  };
   while (at < filter.length) {
-    if (/^\s*$/.test(filter.slice(at))) break;
-    TOKEN.lastIndex = at;
-    const m = TOKEN.exec(filter);
-    if (!m)
-      throw new InputError(`Invalid filter '${filter}': unexpected text at '${filter.slice(at, at + 20)}'`);
-    at = TOKEN.lastIndex;
+    if (/\s/.test(filter[at])) {
+      at++;
+      continue;
+    }
+    if (/[A-Za-z_`]/.test(filter[at])) {
+      const parts: string[] = [];
+      for (;;) {
+        if (filter[at] === "`") {
+          const close = filter.indexOf("`", at + 1);
+          if (close < 0) fail();
+          parts.push(filter.slice(at + 1, close));
+          at = close + 1;
+        } else {
+          BARE_PART.lastIndex = at;
+          const bare = BARE_PART.exec(filter);
+          if (!bare) fail();
+          parts.push((bare as RegExpExecArray)[0]);
+          at = BARE_PART.lastIndex;
+        }
+        if (filter[at] !== ".") break;
+        at++;
+      }
+      tokens.push({ kind: "word", text: parts.join(".") });
+      continue;
+    }
+    OTHER_TOKEN.lastIndex = at;
+    const m = OTHER_TOKEN.exec(filter) ?? fail();
+    at = OTHER_TOKEN.lastIndex;
     if (m[1]) {
-      const q = m[1][0];
       const inner = m[1].slice(1, -1);
-      tokens.push(
-        q === "`"
-          ? { kind: "word", text: inner }
-          : { kind: "string", text: inner.replace(/''/g, "'").replace(/\\(.)/g, "$1") },
-      );
+      tokens.push({ kind: "string", text: inner.replace(/''/g, "'").replace(/\\(.)/g, "$1") });
     } else if (m[2]) tokens.push({ kind: "op", text: m[2] === "<>" ? "!=" : m[2] });
     else if (m[3]) tokens.push({ kind: "lparen", text: "(" });
     else if (m[4]) tokens.push({ kind: "rparen", text: ")" });
@@ -101,14 +125,11 @@ export function parseRegistryFilter(
   return clauses;
 }
 
-function likeToRegExp(pattern: string, flags: string): RegExp {
-  const body = pattern
-    .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-    .replace(/%/g, ".*")
-    .replace(/_/g, ".");
-  return new RegExp(`^${body}$`, `s${flags}`);
-}
-
+/**
+ * MLflow's semantics: a missing tag fails `=`, LIKE, IN and NOT IN but satisfies `!=` (the SQL store's
+ * `NOT EXISTS ... OR value != x`), which is what makes ``tag.`mlflow.prompt.is_prompt` != 'true'`` keep
+ * every model that is not a prompt.
+ */
 export function matchesRegistryFilter(
   values: (key: string) => string | undefined,
   clauses: RegistryClause[],
@@ -119,11 +140,10 @@ export function matchesRegistryFilter(
       case "=":
         return actual === c.value;
       case "!=":
-        return actual !== undefined && actual !== c.value;
+        return actual === undefined ? c.key.startsWith("tags.") : actual !== c.value;
       case "LIKE":
-        return actual !== undefined && likeToRegExp(c.value as string, "").test(actual);
       case "ILIKE":
-        return actual !== undefined && likeToRegExp(c.value as string, "i").test(actual);
+        return actual !== undefined && likeMatches(actual, c.value as string, c.comparator === "ILIKE");
       case "IN":
         return actual !== undefined && (c.value as string[]).includes(actual);
       case "NOT IN":

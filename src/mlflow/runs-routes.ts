@@ -28,7 +28,7 @@ function runIdOf(args: Args): string {
 }
 
 /** MLflow `runs/*` and `metrics/*` over the tracking service. */
-export function registerMlflowRunRoutes(app: App, { tracking, runQueries }: Platform): void {
+export function registerMlflowRunRoutes(app: App, { tracking, runQueries, loggedModels }: Platform): void {
   const post = (path: string, handler: (request: FastifyRequest, args: Args) => Promise<unknown>) => {
     for (const url of mlflowRoutePaths(path)) {
       app.post(url, { schema: writeSchema }, (request) => handler(request, argsOf(request)));
@@ -50,9 +50,11 @@ export function registerMlflowRunRoutes(app: App, { tracking, runQueries }: Plat
     return { run: runJson(run) };
   });
 
-  get("runs/get", async (request, args) => ({
-    run: runJson(await tracking.getRun(principalOf(request), runIdOf(args))),
-  }));
+  get("runs/get", async (request, args) => {
+    const principal = principalOf(request);
+    const run = await tracking.getRun(principal, runIdOf(args));
+    return { run: runJson(run, await loggedModels.outputsOf(principal, run.info.runId)) };
+  });
 
   post("runs/update", async (request, args) => {
     const endTime = optionalInteger(args, "end_time");
@@ -83,7 +85,7 @@ export function registerMlflowRunRoutes(app: App, { tracking, runQueries }: Plat
       pageToken: optionalString(args, "page_token"),
     });
     const reply: Record<string, unknown> = {};
-    if (result.runs.length > 0) reply.runs = result.runs.map(runJson);
+    if (result.runs.length > 0) reply.runs = result.runs.map((r) => runJson(r));
     if (result.nextPageToken) reply.next_page_token = result.nextPageToken;
     return reply;
   });
@@ -126,6 +128,20 @@ export function registerMlflowRunRoutes(app: App, { tracking, runQueries }: Plat
   // Datasets/inputs are not tracked yet; accepting the call keeps `mlflow.log_input` from failing runs.
   post("runs/log-inputs", async (request, args) => {
     await tracking.getRun(principalOf(request), runIdOf(args));
+    return {};
+  });
+
+  // MLflow 3: links the run to the logged models it produced (`mlflow.<flavor>.log_model` sends it).
+  post("runs/outputs", async (request, args) => {
+    const models = objectList<{ model_id?: unknown; step?: unknown }>(args, "models") ?? [];
+    await loggedModels.logOutputs(
+      principalOf(request),
+      runIdOf(args),
+      models.map((m) => ({
+        modelId: String(m.model_id ?? ""),
+        step: m.step === undefined ? 0 : Number(m.step),
+      })),
+    );
     return {};
   });
 

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
-import {
-  type FilterableRun,
-  likePatternToRegExp,
-  matchesFilter,
-  parseSearchFilter,
-  tokenize,
-} from "./search-filter.js";
+import { type FilterableRun, matchesFilter, parseSearchFilter, tokenize } from "./search-filter.js";
 
 describe("parseSearchFilter: accepted grammar", () => {
   it("returns no clauses for an absent or blank filter", () => {
@@ -264,16 +258,5 @@ describe("matchesFilter", () => {
   it("does not see inherited object properties as keys", () => {
     expect(ids("params.constructor != 'x'")).toEqual([]);
     expect(ids("tags.toString LIKE '%'")).toEqual([]);
-  });
-});
-
-describe("likePatternToRegExp", () => {
-  it("treats only % and _ as wildcards and matches the whole string", () => {
-    expect(likePatternToRegExp("a.c", false).test("abc")).toBe(false);
-    expect(likePatternToRegExp("a.c", false).test("a.c")).toBe(true);
-    expect(likePatternToRegExp("(x)+[y]", false).test("(x)+[y]")).toBe(true);
-    expect(likePatternToRegExp("ab", false).test("xaby")).toBe(false);
-    expect(likePatternToRegExp("%ab%", false).test("x\nab\ny")).toBe(true);
-    expect(likePatternToRegExp("AB", true).test("ab")).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { InputError } from "../errors.js";
+import { likeMatches } from "./like-match.js";
 
 /**
  * MLflow's `search_runs` filter language, parsed into an AST that a store translates to SQL and that
@@ -400,15 +401,6 @@ export function parseIdentifier(token: Token): { entity: string | undefined; key
 
 // ---- In-memory evaluation (tests, small sets; the SQL stores translate the AST instead) ----
 
-/** SQL LIKE as MLflow means it: `%` any run, `_` one character, everything else literal, whole string. */
-export function likePatternToRegExp(pattern: string, caseInsensitive: boolean): RegExp {
-  let source = "";
-  for (const ch of pattern) {
-    source += ch === "%" ? ".*" : ch === "_" ? "." : ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  }
-  return new RegExp(`^${source}$`, caseInsensitive ? "isu" : "su");
-}
-
 function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
@@ -429,7 +421,7 @@ function compareValues(lhs: string | number, op: Comparator, rhs: string | numbe
       return lhs <= rhs;
     case "LIKE":
     case "ILIKE":
-      return likePatternToRegExp(String(rhs), op === "ILIKE").test(String(lhs));
+      return likeMatches(String(lhs), String(rhs), op === "ILIKE");
     default:
       return false;
   }

@@ -2,7 +2,7 @@ import type { AnalysisPlan } from "../serving/deployments/deployment.js";
 import type { JobTemplate } from "./policy.js";
 
 /**
- * A pipeline run: one pass of the closed loop (SPEC §1) for one trigger. Its state is the step it is in,
+ * A pipeline run: one pass of the closed loop (docs/sequence/model-lifecycle.md) for one trigger. Its state is the step it is in,
  * or how it ended. Every step is idempotent, so a control plane that restarts simply runs the current
  * step again (a train step re-attaches to the job it submitted).
  */

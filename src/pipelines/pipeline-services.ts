@@ -59,6 +59,7 @@ export function snapshotPortOf(data: DataServices): SnapshotPort {
     find: (id) => data.snapshots.findSnapshot(id),
     manifest: (id) => data.snapshots.manifestOf(id),
     countLabelChangesSince: (datasetId, snapshotId) => data.countLabelChangesSince(datasetId, snapshotId),
+    settleFacts: (datasetId) => data.imports.settleFacts(datasetId),
     dataset: (principal, project, dataset) => data.datasets.get(principal, { project, dataset }),
   };
 }

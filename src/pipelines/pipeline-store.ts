@@ -1,10 +1,4 @@
-import type {
-  PipelineRun,
-  PipelineState,
-  PipelineStep,
-  StepState,
-  StepStatus,
-} from "./pipeline-run.js";
+import type { PipelineRun, PipelineState, PipelineStep, StepState, StepStatus } from "./pipeline-run.js";
 import type { RetrainPolicy } from "./policy.js";
 
 /** How a transition closes the current step and opens the next one (all in the run's transaction). */
@@ -34,6 +28,8 @@ export interface PipelineStore {
    * the run (unique per policy and sequence) in one transaction, with the run's first step opened. Returns
    * false when another process claimed it first (the sequence moved, or the unique key refused the row).
    */
+  /** Records when the trigger first saw the threshold met (kept if already set), or clears it (null). */
+  setThresholdMetAt(policyId: string, at: number | null): Promise<void>;
   claimTrigger(run: PipelineRun, expectedSeq: number, firstStep: StepChange["open"]): Promise<boolean>;
 
   getRun(id: string): Promise<PipelineRun | undefined>;

@@ -3,7 +3,7 @@ import { parsePlan } from "../serving/deployments/analysis-plan.js";
 import type { AnalysisPlan } from "../serving/deployments/deployment.js";
 
 /**
- * A retrain policy (SPEC §4): per registered model, which dataset feeds it, how many new or changed labels
+ * A retrain policy (docs/sequence/model-lifecycle.md): per registered model, which dataset feeds it, how many new or changed labels
  * make a retrain worth it, how long to wait between two retrains, what training job to run and whether the
  * candidate goes to a canary on the model's deployment by itself.
  */
@@ -30,6 +30,13 @@ export interface RetrainPolicy {
   datasetName: string;
   minNewLabels: number;
   cooldownSeconds: number;
+  /**
+   * Quiet period: the trigger fires only once no label has changed for this long and no bulk import is open,
+   * so a retrain never snapshots half an import. Bounded by MAX_SETTLE_FACTOR so steady labeling still fires.
+   */
+  settleSeconds: number;
+  /** When the trigger first saw the threshold met; null while below it (set by the trigger only). */
+  thresholdMetAt: number | null;
   job: JobTemplate;
   autoDeploy: boolean;
   /** The deployment a candidate is canaried on (autoDeploy); default: the model's name. */
@@ -63,6 +70,7 @@ export const DEFAULT_TRAIN_COMMAND: readonly string[] = [
 
 export const POLICY_DEFAULTS = {
   cooldownSeconds: 300,
+  settleSeconds: 10,
   cpu: 1,
   memoryMiB: 2048,
   gpus: 0,
@@ -75,6 +83,7 @@ export interface PolicyInput {
   dataset: string;
   minNewLabels: number;
   cooldownSeconds?: number;
+  settleSeconds?: number;
   command?: string[];
   codeDigest?: string;
   gpus?: number;
@@ -113,6 +122,7 @@ export function parsePolicyInput(
   | "datasetName"
   | "triggerSeq"
   | "lastFiredAt"
+  | "thresholdMetAt"
   | "ownerId"
   | "createdAt"
   | "updatedAt"
@@ -125,6 +135,12 @@ export function parsePolicyInput(
     "cooldownSeconds",
     0,
     365 * 24 * 3600,
+  );
+  const settleSeconds = integer(
+    input.settleSeconds ?? POLICY_DEFAULTS.settleSeconds,
+    "settleSeconds",
+    0,
+    24 * 3600,
   );
   const command = input.command && input.command.length > 0 ? input.command : [...DEFAULT_TRAIN_COMMAND];
   if (command.some((part) => typeof part !== "string") || command[0] === "") {
@@ -154,6 +170,7 @@ export function parsePolicyInput(
   return {
     minNewLabels,
     cooldownSeconds,
+    settleSeconds,
     job: {
       command: [...command],
       ...(codeDigest ? { codeDigest } : {}),

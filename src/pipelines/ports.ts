@@ -1,3 +1,4 @@
+import type { SettleFacts } from "../data/import-sessions.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Principal } from "../auth/principal.js";
 import type { ManifestItem, SnapshotManifest } from "../data/manifest.js";
@@ -21,6 +22,8 @@ export interface SnapshotPort {
   find(id: string): Promise<{ id: string; createdAt: number } | undefined>;
   manifest(id: string): Promise<SnapshotManifest>;
   countLabelChangesSince(datasetId: string, snapshotId: string | null): Promise<number>;
+  /** Open bulk imports and the newest label change: whether the dataset's labels have settled. */
+  settleFacts(datasetId: string): Promise<SettleFacts>;
   /** A dataset the caller may read (policy set), by id or name. */
   dataset(principal: Principal, project: string, dataset: string): Promise<Dataset>;
 }

@@ -82,7 +82,20 @@ export class TriggerService {
       basis.snapshot?.id ?? null,
     );
     const activeRun = (await store.activeRuns(policy.id))[0];
-    const decision = decideTrigger({ policy, now: this.now(), activeRun, newLabels });
+    const settle = await ports.snapshots.settleFacts(policy.datasetId);
+    const now = this.now();
+    // The threshold's first sighting bounds how long a quiet period is waited for (see MAX_SETTLE_FACTOR).
+    const met = newLabels >= policy.minNewLabels;
+    if (met && policy.thresholdMetAt === null) await store.setThresholdMetAt(policy.id, now);
+    if (!met && policy.thresholdMetAt !== null) await store.setThresholdMetAt(policy.id, null);
+    const decision = decideTrigger({
+      policy: { ...policy, thresholdMetAt: met ? (policy.thresholdMetAt ?? now) : null },
+      now,
+      activeRun,
+      newLabels,
+      openImports: settle.openImports,
+      lastLabelChangeAt: settle.lastLabelChangeAt,
+    });
     return {
       newLabels,
       basis,

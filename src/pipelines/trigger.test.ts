@@ -1,12 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { chooseBasis, decideTrigger, type TriggerFacts } from "./trigger.js";
+import { chooseBasis, decideTrigger, MAX_SETTLE_FACTOR, type TriggerFacts } from "./trigger.js";
 
-const policy = { paused: false, minNewLabels: 10, cooldownSeconds: 60, lastFiredAt: null as number | null };
+const policy = {
+  paused: false,
+  minNewLabels: 10,
+  cooldownSeconds: 60,
+  lastFiredAt: null as number | null,
+  settleSeconds: 10,
+  thresholdMetAt: null as number | null,
+};
 const facts = (over: Partial<TriggerFacts> = {}): TriggerFacts => ({
   policy,
   now: 1_000_000,
   activeRun: undefined,
   newLabels: 10,
+  openImports: [],
+  lastLabelChangeAt: 1_000_000 - 60_000,
   ...over,
 });
 
@@ -27,6 +36,35 @@ describe("decideTrigger", () => {
     const waiting = decideTrigger(facts({ policy: fired, newLabels: 50 }));
     expect(waiting).toMatchObject({ fire: false, cooldownUntil: 1_000_000 + 30_000 });
     expect(decideTrigger(facts({ policy: fired, newLabels: 50, now: 1_000_000 + 30_000 })).fire).toBe(true);
+  });
+});
+
+describe("decideTrigger waits for labels to settle", () => {
+  it("never fires while a bulk import is still adding items", () => {
+    const open = decideTrigger(
+      facts({ newLabels: 500, openImports: [{ id: "abcdef123456", source: "coco x" }] }),
+    );
+    expect(open).toMatchObject({ fire: false, reason: "import abcdef12 (coco x) is still adding items" });
+  });
+
+  it("waits for the quiet period after the last label change, then fires", () => {
+    const busy = decideTrigger(facts({ lastLabelChangeAt: 1_000_000 - 4_000 }));
+    expect(busy.fire).toBe(false);
+    expect(busy.reason).toMatch(/labels still arriving: waiting for 6 s/);
+    expect(decideTrigger(facts({ lastLabelChangeAt: 1_000_000 - 10_000 })).fire).toBe(true);
+  });
+
+  it("stops waiting for quiet once the threshold has been met for settleSeconds x MAX_SETTLE_FACTOR", () => {
+    const steady = { lastLabelChangeAt: 1_000_000 - 1_000 };
+    const recent = { ...policy, thresholdMetAt: 1_000_000 - 10_000 * MAX_SETTLE_FACTOR + 1 };
+    expect(decideTrigger(facts({ ...steady, policy: recent })).fire).toBe(false);
+    const long = { ...policy, thresholdMetAt: 1_000_000 - 10_000 * MAX_SETTLE_FACTOR };
+    expect(decideTrigger(facts({ ...steady, policy: long })).fire).toBe(true);
+  });
+
+  it("with settleSeconds 0 fires on the threshold alone", () => {
+    const eager = { ...policy, settleSeconds: 0 };
+    expect(decideTrigger(facts({ policy: eager, lastLabelChangeAt: 1_000_000 })).fire).toBe(true);
   });
 });
 

@@ -26,12 +26,25 @@ export function chooseBasis(production: SnapshotRef | null, lastRun: SnapshotRef
 }
 
 export interface TriggerFacts {
-  policy: Pick<RetrainPolicy, "paused" | "minNewLabels" | "cooldownSeconds" | "lastFiredAt">;
+  policy: Pick<
+    RetrainPolicy,
+    "paused" | "minNewLabels" | "cooldownSeconds" | "lastFiredAt" | "settleSeconds" | "thresholdMetAt"
+  >;
   now: number;
   /** A run of this policy that has not ended. */
   activeRun: Pick<PipelineRun, "id" | "state"> | undefined;
   newLabels: number;
+  /** Bulk imports into the dataset that are still sending batches. */
+  openImports: { id: string; source: string }[];
+  /** When the dataset's labels last changed; null without labels. */
+  lastLabelChangeAt: number | null;
 }
+
+/**
+ * Steady labeling never goes quiet: once the threshold has been met for settleSeconds x this factor, the
+ * quiet period is no longer waited for (an open import still is: it ends or expires).
+ */
+export const MAX_SETTLE_FACTOR = 30;
 
 export type TriggerDecision =
   | { fire: true; reason: string }
@@ -45,6 +58,19 @@ export function decideTrigger(f: TriggerFacts): TriggerDecision {
     return { fire: false, reason: `pipeline ${f.activeRun.id} is still in ${f.activeRun.state}` };
   if (f.newLabels < policy.minNewLabels) {
     return { fire: false, reason: `${f.newLabels} of ${policy.minNewLabels} new labels` };
+  }
+  const [open] = f.openImports;
+  if (open) {
+    return { fire: false, reason: `import ${open.id.slice(0, 8)} (${open.source}) is still adding items` };
+  }
+  const settleMs = policy.settleSeconds * 1000;
+  const quietFor = f.lastLabelChangeAt === null ? Number.POSITIVE_INFINITY : f.now - f.lastLabelChangeAt;
+  const metFor = policy.thresholdMetAt === null ? 0 : f.now - policy.thresholdMetAt;
+  if (quietFor < settleMs && metFor < settleMs * MAX_SETTLE_FACTOR) {
+    return {
+      fire: false,
+      reason: `labels still arriving: waiting for ${Math.ceil((settleMs - quietFor) / 1000)} s without changes (${f.newLabels} new labels)`,
+    };
   }
   if (policy.lastFiredAt !== null) {
     const cooldownUntil = policy.lastFiredAt + policy.cooldownSeconds * 1000;

@@ -82,6 +82,54 @@ describe("parseModelDescriptor", () => {
     expect(messageOf({ ...valid(), classes: ["a", "a"] })).toMatch(/duplicate/);
   });
 
+  it("declares interpolation and centre crop; the crop is what inputShape must equal", () => {
+    const pre = valid().preprocessing as Record<string, unknown>;
+    const cropped = parseModelDescriptor({
+      ...valid(),
+      preprocessing: { ...pre, resize: [72, 80], interpolation: "bicubic", crop: { center: [64, 64] } },
+    });
+    expect(cropped.preprocessing).toMatchObject({ interpolation: "bicubic", crop: { center: [64, 64] } });
+    expect(parseModelDescriptor({ ...valid(), preprocessing: { ...pre, crop: "none" } })).toBeTruthy();
+    expect(messageOf({ ...valid(), preprocessing: { ...pre, interpolation: "lanczos" } })).toMatch(
+      /\/preprocessing\/interpolation: expected one of "nearest", "bilinear", "bicubic"/,
+    );
+    expect(
+      messageOf({ ...valid(), preprocessing: { ...pre, resize: [72, 72], crop: { center: [60, 64] } } }),
+    ).toMatch(/crop\/center \[60, 64\] must equal inputShape/);
+    expect(
+      messageOf({
+        ...valid(),
+        inputShape: [3, 64, 64],
+        preprocessing: { ...pre, resize: [32, 64], crop: { center: [64, 64] } },
+      }),
+    ).toMatch(/must fit in \/preprocessing\/resize/);
+    expect(messageOf({ ...valid(), preprocessing: { ...pre, crop: { center: [64, 64], x: 1 } } })).toMatch(
+      /\/preprocessing\/crop/,
+    );
+  });
+
+  it("caps the declared input: sides <= 4096, one image <= 16 Mi values (the 3x4000x4000 case)", () => {
+    const pre = valid().preprocessing as Record<string, unknown>;
+    const shaped = (c: number, h: number, w: number) => ({
+      ...valid(),
+      inputShape: [c, h, w],
+      preprocessing: {
+        ...pre,
+        colorSpace: c === 1 ? "GRAY" : "RGB",
+        mean: new Array(c).fill(0.5),
+        std: new Array(c).fill(0.5),
+        resize: [h, w],
+      },
+    });
+    expect(messageOf(shaped(3, 4000, 4000))).toMatch(/48000000 values per image; at most 16777216/);
+    expect(messageOf(shaped(1, 4097, 16))).toMatch(/\/inputShape\/1/);
+    expect(messageOf({ ...shaped(3, 64, 64), preprocessing: { ...pre, resize: [64, 5000] } })).toMatch(
+      /\/preprocessing\/resize\/1/,
+    );
+    expect(parseModelDescriptor(shaped(1, 4096, 4096)).inputShape).toEqual([1, 4096, 4096]);
+    expect(parseModelDescriptor(shaped(3, 2048, 2048)).inputShape).toEqual([3, 2048, 2048]);
+  });
+
   it("turns a JSON syntax error into InputError", () => {
     expect(() => parseModelDescriptorText("{not json")).toThrow(InputError);
   });

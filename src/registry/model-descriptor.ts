@@ -20,13 +20,44 @@ import { InputError } from "../errors.js";
  */
 export const MODEL_FORMAT_V1 = "mlops-model/v1";
 
+/**
+ * Bounds on the declared input (issue: a 3x4000x4000 declaration cost 1 GB per request): every image side
+ * at most MAX_INPUT_SIDE pixels and one image's tensor at most MAX_INPUT_ELEMENTS float32 values (64 MiB).
+ */
+export const MAX_INPUT_SIDE = 4096;
+export const MAX_INPUT_ELEMENTS = 16 * 1024 * 1024;
+
+/** One batched run's input at most this many bytes: big inputs get fewer rows per run (docs/serving-model-format.md). */
+export const MAX_RUN_INPUT_BYTES = 256 * 1024 * 1024;
+
+/** Rows (images) one inference run may batch for this model: the configured maximum, capped by input bytes. */
+export function maxRowsPerRun(descriptor: ModelDescriptor, configured: number): number {
+  const [c, h, w] = descriptor.inputShape;
+  return Math.max(1, Math.min(configured, Math.floor(MAX_RUN_INPUT_BYTES / (c * h * w * 4))));
+}
+
 const PositiveInt = Type.Integer({ minimum: 1 });
+const Side = Type.Integer({ minimum: 1, maximum: MAX_INPUT_SIDE });
 const OutputName = Type.String({ minLength: 1 });
+
+/** How the image is resized to `resize`, as PIL's `Image.resize` does it (docs/serving-model-format.md). */
+export const DEFAULT_INTERPOLATION = "bilinear" as const;
 
 export const PreprocessingSchema = Type.Object(
   {
-    /** `[height, width]` the image is resized to (fill, no aspect kept); must equal inputShape's H, W. */
-    resize: Type.Tuple([PositiveInt, PositiveInt]),
+    /** `[height, width]` the image is resized to (fill, no aspect kept); inputShape's H, W unless cropped. */
+    resize: Type.Tuple([Side, Side]),
+    /** Resampling filter of the resize, PIL's semantics; absent means `bilinear`. */
+    interpolation: Type.Optional(
+      Type.Union([Type.Literal("nearest"), Type.Literal("bilinear"), Type.Literal("bicubic")]),
+    ),
+    /** After the resize: `none` (absent too), or a centre crop `{"center": [h, w]}` (torchvision's CenterCrop). */
+    crop: Type.Optional(
+      Type.Union([
+        Type.Literal("none"),
+        Type.Object({ center: Type.Tuple([Side, Side]) }, { additionalProperties: false }),
+      ]),
+    ),
     /** Channel order of the tensor; GRAY needs a 1-channel input. */
     colorSpace: Type.Union([Type.Literal("RGB"), Type.Literal("BGR"), Type.Literal("GRAY")]),
     /** Pixels (0..255) are multiplied by this first, e.g. 1/255. */
@@ -68,7 +99,7 @@ export const ModelDescriptorSchema = Type.Object(
     /** The ONNX input the image tensor is fed to. */
     inputName: Type.String({ minLength: 1 }),
     /** `[C, H, W]` whatever the layout; the batch dimension is left out (it is dynamic). */
-    inputShape: Type.Tuple([PositiveInt, PositiveInt, PositiveInt]),
+    inputShape: Type.Tuple([PositiveInt, Side, Side]),
     preprocessing: PreprocessingSchema,
     classes: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
     output: Type.Union([ClassificationOutputSchema, DetectionOutputSchema]),
@@ -103,9 +134,22 @@ export function parseModelDescriptor(json: unknown): ModelDescriptor {
   const d = json as ModelDescriptor;
   const [channels, height, width] = d.inputShape;
   const p = d.preprocessing;
-  if (p.resize[0] !== height || p.resize[1] !== width) {
+  if (channels * height * width > MAX_INPUT_ELEMENTS) {
     throw new InputError(
-      `model.json: /preprocessing/resize [${p.resize.join(", ")}] must equal inputShape's [H, W] [${height}, ${width}]`,
+      `model.json: /inputShape [${d.inputShape.join(", ")}] is ${channels * height * width} values per image; ` +
+        `at most ${MAX_INPUT_ELEMENTS} are allowed`,
+    );
+  }
+  const [outH, outW] = finalSize(p);
+  const what = p.crop && p.crop !== "none" ? "/preprocessing/crop/center" : "/preprocessing/resize";
+  if (outH !== height || outW !== width) {
+    throw new InputError(
+      `model.json: ${what} [${outH}, ${outW}] must equal inputShape's [H, W] [${height}, ${width}]`,
+    );
+  }
+  if (outH > p.resize[0] || outW > p.resize[1]) {
+    throw new InputError(
+      `model.json: /preprocessing/crop/center [${outH}, ${outW}] must fit in /preprocessing/resize [${p.resize.join(", ")}]`,
     );
   }
   if (p.mean.length !== channels || p.std.length !== channels) {
@@ -130,6 +174,11 @@ export function parseModelDescriptor(json: unknown): ModelDescriptor {
     throw new InputError("model.json: /classes has duplicate names");
   }
   return d;
+}
+
+/** `[height, width]` of the image after resize and crop. */
+export function finalSize(p: Preprocessing): [number, number] {
+  return p.crop && p.crop !== "none" ? p.crop.center : p.resize;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   describeGate,
   type ProductionContext,
   type ValidationDecision,
+  type ValidationGate,
 } from "./validation-gate.js";
 
 /** What a version's standing against the gate is right now. */
@@ -24,6 +25,11 @@ export interface GateStanding {
   message: string;
 }
 
+/** Whether a record counts under the gate: `platform` gates count only what the platform measured. */
+export function countsUnderGate(gate: ValidationGate, record: ValidationRecord): boolean {
+  return gate.require === "any" || record.provenance === "platform";
+}
+
 /** The production context for one snapshot: production's record there, or why there is none. */
 export function productionContext(
   candidate: ModelVersion,
@@ -34,14 +40,23 @@ export function productionContext(
   if (!production) return { kind: "none" };
   if (production.id === candidate.id) return { kind: "self" };
   const record = productionRecords.find((r) => r.snapshot === snapshot);
-  if (!record) return { kind: "no-record", version: production.version, snapshot };
+  if (!record) {
+    const olderCandidate = candidate.version < production.version;
+    return {
+      kind: "no-record",
+      version: production.version,
+      snapshot,
+      ...(olderCandidate ? { olderCandidate } : {}),
+    };
+  }
   return { kind: "record", version: production.version, recordId: record.id, metrics: record.metrics };
 }
 
 /**
- * Re-decides every record of the candidate against the current gate and the current production version
- * (newest record first): a record that passed against an older production cannot carry a version past a
- * better one that was promoted since.
+ * Re-decides every record of the candidate that counts under the gate against the current gate and the
+ * current production version (newest record first): a record that passed against an older production cannot
+ * carry a version past a better one that was promoted since, and a hand-reported record cannot carry it past
+ * a gate that requires platform measurement (docs/architecture/registry.md).
  */
 export function evaluateStanding(
   model: RegisteredModel,
@@ -51,24 +66,31 @@ export function evaluateStanding(
   productionRecords: ValidationRecord[],
 ): GateStanding {
   const name = `${model.name} version ${candidate.version}`;
-  if (!model.gate) {
+  const gate = model.gate;
+  if (!gate) {
     return {
       passed: false,
       message: `${name} cannot be moved to production: model ${model.name} has no validation gate; set one (mlops model gate ${model.name} --metric M --higher|--lower --min X) and record a validation`,
     };
   }
-  if (candidateRecords.length === 0) {
+  const usable = candidateRecords.filter((r) => countsUnderGate(gate, r));
+  if (usable.length === 0) {
+    const measure = `mlops model evaluate ${model.name} ${candidate.version} --snapshot S`;
     return {
       passed: false,
-      message: `${name} cannot be moved to production: it has no validation record; record its ${model.gate.metric} on a held-out snapshot (mlops model validate ${model.name} ${candidate.version} --snapshot S --metric ${model.gate.metric}=V)`,
+      message:
+        candidateRecords.length > 0
+          ? `${name} cannot be moved to production: the gate requires a platform-measured validation and its ${candidateRecords.length} record(s) were reported by hand; measure it on a held-out snapshot (${measure})`
+          : `${name} cannot be moved to production: it has no validation record; measure its ${gate.metric} on a held-out snapshot (${measure})`,
     };
   }
+  const baselineRecords = productionRecords.filter((r) => countsUnderGate(gate, r));
   let newest: { record: ValidationRecord; decision: ValidationDecision } | undefined;
-  for (const record of candidateRecords) {
+  for (const record of usable) {
     const decision = decideValidation(
-      model.gate,
+      gate,
       record.metrics,
-      productionContext(candidate, production, productionRecords, record.snapshot),
+      productionContext(candidate, production, baselineRecords, record.snapshot),
     );
     if (decision.passed) return { passed: true, record, decision, message: decision.notes.join("; ") };
     newest ??= { record, decision };
@@ -78,7 +100,7 @@ export function evaluateStanding(
     passed: false,
     record: failed.record,
     decision: failed.decision,
-    message: `${name} has no passing validation under the gate [${describeGate(model.gate)}]: on snapshot '${failed.record.snapshot}': ${failed.decision.reasons.join("; ")}`,
+    message: `${name} has no passing validation under the gate [${describeGate(gate)}]: on snapshot '${failed.record.snapshot}': ${failed.decision.reasons.join("; ")}`,
   };
 }
 

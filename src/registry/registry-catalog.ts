@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { ArtifactStore } from "../artifacts/artifact-store.js";
+import type { BlobOwnership } from "../artifacts/blob-ownership.js";
 import type { Project } from "../auth/identity-store.js";
+import { grantWorkload } from "../auth/authorization.js";
 import type { IdentityService } from "../auth/identity-service.js";
 import { actorOf, type Principal } from "../auth/principal.js";
 import type { Permission } from "../auth/roles.js";
@@ -18,6 +20,8 @@ import {
 } from "./version-files.js";
 import { parseGate, type ValidationGate } from "./validation-gate.js";
 
+/** Tag on every version with a model.json: how its preprocessing parity check went. */
+export const PARITY_TAG = "mlops.preprocessing_parity";
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$/;
 const ALIAS = /^[A-Za-z0-9_-]{1,255}$/;
 
@@ -57,16 +61,34 @@ export function parseVersionNumber(version: string | number): number {
 export type VersionInput =
   | { kind: "run"; runId: string; path?: string }
   | { kind: "source"; source: string; runId?: string }
-  | { kind: "upload"; files: Array<{ path: string; sha256: string }> };
+  | { kind: "upload"; files: Array<{ path: string; sha256: string }> }
+  /** Files another domain resolved and access-checked (an MLflow logged model, `models:/m-<id>`). */
+  | { kind: "resolved"; projectId: string; source: string; runId: string | null; files: VersionFile[] };
 
 export interface RegistryDeps {
   store: RegistryStore;
   identity: IdentityService;
   artifacts: ArtifactStore;
+  /** Which project owns which blob: uploaded files resolve only for their owner (docs/security.md). */
+  blobs: BlobOwnership;
   events: EventPublisher;
   /** Tracking's runs; without it versions can only be uploaded. */
   runs?: RunLookup;
+  /** Serving's deployments of a model: deleting what a deployment serves is refused. */
+  serving?: ServingLookup;
+  /** Training/serving preprocessing parity of a new version's files (serving provides it; docs/serving-model-format.md). */
+  parity?: (files: VersionFile[]) => Promise<{ failure?: string; summary: string }>;
   now?: () => number;
+}
+
+/** What a deployment serves, as the registry needs to know before deleting. */
+export interface ServedBy {
+  deployment: string;
+  versionIds: string[];
+}
+
+export interface ServingLookup {
+  deploymentsOf(projectId: string, modelId: string): Promise<ServedBy[]>;
 }
 
 /** Registered models and their versions, tags and aliases (stages and validation: RegistryService). */
@@ -86,7 +108,9 @@ export class RegistryCatalog {
     projectName: string,
     input: { name: string; description?: string; tags?: Record<string, string>; gate?: unknown },
   ): Promise<RegisteredModel> {
-    const project = await this.project(principal, projectName, "write");
+    // A workload may create the model its run registers into, but never choose its gate.
+    const caller = input.gate == null ? grantWorkload(principal, "model.create") : principal;
+    const project = await this.project(caller, projectName, "write");
     const name = validateModelName(input.name);
     for (const [k, v] of Object.entries(input.tags ?? {})) validateTag(k, v);
     const gate = input.gate === undefined || input.gate === null ? null : parseGate(input.gate);
@@ -145,6 +169,14 @@ export class RegistryCatalog {
 
   async deleteModel(principal: Principal, projectName: string, name: string): Promise<void> {
     const model = await this.getModel(principal, projectName, name, "write");
+    const serving = (await this.deps.serving?.deploymentsOf(model.projectId, model.id)) ?? [];
+    if (serving.length > 0) {
+      const names = serving.map((s) => s.deployment).join(", ");
+      throw new ConflictError(
+        `model '${model.name}' is served by deployment ${names}; delete the deployment first`,
+        { mlflowErrorCode: "INVALID_STATE" },
+      );
+    }
     await this.deps.store.deleteModel(model.id);
     await this.publish(principal, "model.deleted", model, { name: model.name });
   }
@@ -182,10 +214,22 @@ export class RegistryCatalog {
     input: VersionInput,
     options: { description?: string; tags?: Record<string, string>; requireModelFiles?: boolean } = {},
   ): Promise<ModelVersion> {
-    const model = await this.getModel(principal, projectName, name, "write");
+    const claimedRunId =
+      input.kind === "run"
+        ? input.runId
+        : input.kind === "source"
+          ? (input.runId ?? runIdOfSource(input.source))
+          : input.kind === "resolved"
+            ? input.runId
+            : null;
+    const caller = grantWorkload(principal, "model.version.create", { runId: claimedRunId });
+    const model = await this.getModel(caller, projectName, name, "write");
     for (const [k, v] of Object.entries(options.tags ?? {})) validateTag(k, v);
     const { files, source, runId, runPath } = await this.resolveFiles(model, input);
-    await checkModelFiles(this.deps.artifacts, files, options.requireModelFiles ?? true);
+    const descriptor = await checkModelFiles(this.deps.artifacts, files, options.requireModelFiles ?? true);
+    const parity = descriptor && this.deps.parity ? await this.deps.parity(files) : undefined;
+    if (parity?.failure) throw new InputError(parity.failure);
+    const tags = parity ? { ...options.tags, [PARITY_TAG]: parity.summary } : (options.tags ?? {});
     const created = await this.deps.store.insertVersion(model.id, {
       id: randomUUID(),
       source,
@@ -194,9 +238,14 @@ export class RegistryCatalog {
       description: options.description ?? "",
       createdAt: this.now(),
       createdBy: principal.userName,
-      tags: options.tags ?? {},
+      tags,
       files,
     });
+    // The project now owns these blobs in its own right, even once the run they came from is deleted.
+    await this.deps.blobs.claim(
+      model.projectId,
+      files.map((f) => f.sha256),
+    );
     await this.publish(principal, "model.version.created", model, {
       name: model.name,
       version: created.version,
@@ -254,6 +303,16 @@ export class RegistryCatalog {
     version: string,
   ): Promise<void> {
     const { model, version: v } = await this.getVersion(principal, projectName, name, version, "write");
+    const serving = ((await this.deps.serving?.deploymentsOf(model.projectId, model.id)) ?? []).filter((s) =>
+      s.versionIds.includes(v.id),
+    );
+    if (serving.length > 0) {
+      const names = serving.map((s) => s.deployment).join(", ");
+      throw new ConflictError(
+        `version ${v.version} of '${model.name}' is served by deployment ${names}; roll it back or delete the deployment first`,
+        { mlflowErrorCode: "INVALID_STATE" },
+      );
+    }
     await this.deps.store.deleteVersion(v.id);
     await this.publish(principal, "model.version.deleted", model, {
       name: model.name,
@@ -376,9 +435,15 @@ export class RegistryCatalog {
     model: RegisteredModel,
     input: VersionInput,
   ): Promise<{ files: VersionFile[]; source: string; runId: string | null; runPath: string | null }> {
+    if (input.kind === "resolved") {
+      if (input.projectId !== model.projectId) {
+        throw new InputError(`the model files belong to another project than model '${model.name}'`);
+      }
+      return { files: input.files, source: input.source, runId: input.runId, runPath: null };
+    }
     if (input.kind === "upload") {
       return {
-        files: await checkUploadedFiles(this.deps.artifacts, input.files),
+        files: await checkUploadedFiles(this.deps.blobs, model.projectId, input.files),
         source: "upload",
         runId: null,
         runPath: null,

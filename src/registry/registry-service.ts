@@ -1,9 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { actorOf, type Principal } from "../auth/principal.js";
 import { InputError } from "../errors.js";
-import { applyTransition, productionContext, type TransitionResult } from "./promotion.js";
+import { applyTransition, countsUnderGate, productionContext, type TransitionResult } from "./promotion.js";
 import { RegistryCatalog } from "./registry-catalog.js";
-import type { StageTransition, ValidationRecord } from "./registry-store.js";
+import type {
+  EvaluationProvenance,
+  StageTransition,
+  ValidationProvenance,
+  ValidationRecord,
+} from "./registry-store.js";
 import { type Stage, toMlflowStage } from "./stages.js";
 import { decideValidation } from "./validation-gate.js";
 
@@ -76,13 +81,23 @@ export class RegistryService extends RegistryCatalog {
     return this.deps.store.listTransitions(model.id);
   }
 
-  /** Stores a version's metrics on a held-out snapshot with the platform's pass/fail decision. */
+  /**
+   * Stores a version's metrics on a held-out snapshot with the platform's pass/fail decision. Callers decide
+   * the provenance: `platform` only from the platform's own measurement (evaluation service, retrain
+   * pipeline); the HTTP API records `reported` only, through the evaluation service's checks.
+   */
   async recordValidation(
     principal: Principal,
     projectName: string,
     name: string,
     version: string | number,
-    input: { snapshot: string; metrics: Record<string, number>; runId?: string },
+    input: {
+      snapshot: string;
+      metrics: Record<string, number>;
+      runId?: string;
+      provenance: ValidationProvenance;
+      evaluation?: EvaluationProvenance;
+    },
   ): Promise<ValidationRecord> {
     const { model, version: v } = await this.getVersion(principal, projectName, name, version, "write");
     if (!SNAPSHOT.test(input.snapshot)) throw new InputError(`invalid snapshot name '${input.snapshot}'`);
@@ -95,16 +110,21 @@ export class RegistryService extends RegistryCatalog {
     }
     const all = await this.deps.store.listValidations(model.id);
     const production = (await this.deps.store.listVersions(model.id)).find((x) => x.stage === "production");
+    const gate = model.gate;
+    const baseline = production
+      ? all.filter((r) => r.versionId === production.id && (!gate || countsUnderGate(gate, r)))
+      : [];
     const decision = decideValidation(
-      model.gate,
+      gate,
       input.metrics,
-      productionContext(
-        v,
-        production,
-        production ? all.filter((r) => r.versionId === production.id) : [],
-        input.snapshot,
-      ),
+      productionContext(v, production, baseline, input.snapshot),
     );
+    if (gate?.require === "platform" && input.provenance !== "platform") {
+      decision.passed = false;
+      decision.reasons.unshift(
+        "the gate requires a platform-measured validation; a reported record does not count (mlops model evaluate)",
+      );
+    }
     const record: ValidationRecord = {
       id: randomUUID(),
       modelId: model.id,
@@ -117,6 +137,8 @@ export class RegistryService extends RegistryCatalog {
       createdAt: this.now(),
       passed: decision.passed,
       decision,
+      provenance: input.provenance,
+      evaluation: input.evaluation ?? null,
     };
     await this.deps.store.insertValidation(record);
     await this.publish(principal, "model.validation.recorded", model, {
@@ -125,6 +147,7 @@ export class RegistryService extends RegistryCatalog {
       recordId: record.id,
       snapshot: record.snapshot,
       metrics: record.metrics,
+      provenance: record.provenance,
       passed: decision.passed,
       reasons: decision.reasons,
     });

@@ -59,6 +59,27 @@ export interface StageTransition {
   details: Record<string, unknown>;
 }
 
+/**
+ * Who produced a record's metrics: `platform` measured them itself (`mlops model evaluate`, the retrain
+ * pipeline); `reported` were typed in by an administrator (docs/architecture/registry.md).
+ */
+export type ValidationProvenance = "platform" | "reported";
+
+/** What a platform measurement ran on and with, checkable later. */
+export interface EvaluationProvenance {
+  split: "train" | "val" | "holdout";
+  itemCount: number;
+  /** sha256 of the sorted ids of the evaluated items. */
+  itemSetSha256: string;
+  /** The evaluator's version, e.g. `mlops-evaluator/1`. */
+  evaluator: string;
+  /** How it ran, e.g. the in-process serving runner. */
+  method: string;
+  task: "classification" | "detection";
+  /** How the version's training data was checked against the evaluated items. */
+  trainingData: string;
+}
+
 export interface ValidationRecord {
   id: string;
   modelId: string;
@@ -72,6 +93,9 @@ export interface ValidationRecord {
   /** The decision when the record was made (against the gate and production of that moment). */
   passed: boolean;
   decision: ValidationDecision;
+  provenance: ValidationProvenance;
+  /** Set for `platform` records. */
+  evaluation: EvaluationProvenance | null;
 }
 
 export interface NewModelVersion {

@@ -18,7 +18,7 @@ export const STAGE_TRANSITIONS: Readonly<Record<Stage, readonly Stage[]>> = {
   archived: ["staging", "experiment"],
 };
 
-/** MLflow's stage names (SPEC §5). */
+/** MLflow's stage names (docs/architecture/registry.md). */
 const MLFLOW_NAMES: Readonly<Record<Stage, string>> = {
   experiment: "None",
   staging: "Staging",

@@ -65,6 +65,26 @@ describe("validation gate", () => {
     expect(() => parseGate({ metric: "a", direction: "up", min: 1 })).toThrow(/direction/);
     expect(() => parseGate({ metric: "a", direction: "higher" })).toThrow(/at least one/);
     expect(() => parseGate({ metric: "a", direction: "higher", maxRegression: -1 })).toThrow(/>= 0/);
+    expect(() => parseGate({ metric: "a", direction: "higher", min: 0, require: "trust" })).toThrow(
+      /require/,
+    );
+  });
+
+  it("requires platform-measured records unless the gate says any", () => {
+    expect(parseGate({ metric: "a", direction: "higher", min: 0 }).require).toBe("platform");
+    expect(parseGate({ metric: "a", direction: "higher", min: 0, require: "any" }).require).toBe("any");
+  });
+
+  it("refuses an older version over a newer production that has no record on the snapshot", () => {
+    const d = decideValidation(
+      gate,
+      { accuracy: 0.99 },
+      { kind: "no-record", version: 3, snapshot: "s", olderCandidate: true },
+    );
+    expect(d.passed).toBe(false);
+    expect(d.reasons[0]).toContain(
+      "promoting an older version over it needs both measured on the same snapshot",
+    );
   });
 });
 

@@ -9,7 +9,16 @@ export interface ValidationGate {
   max?: number;
   /** How much worse than production's value on the same snapshot the candidate may be (>= 0). */
   maxRegression?: number;
+  /**
+   * Which validation records count (docs/architecture/registry.md, "Measured validation"): `platform` only
+   * records the platform measured itself (the default for new gates); `any` also hand-reported ones
+   * (gates that existed before measured validation keep it).
+   */
+  require: GateRequirement;
 }
+
+export const GATE_REQUIREMENTS = ["platform", "any"] as const;
+export type GateRequirement = (typeof GATE_REQUIREMENTS)[number];
 
 /** What the decision was compared with. */
 export interface ProductionBaseline {
@@ -33,7 +42,8 @@ export interface ValidationDecision {
 export type ProductionContext =
   | { kind: "none" }
   | { kind: "self" }
-  | { kind: "no-record"; version: number; snapshot: string }
+  /** `olderCandidate`: the candidate is older than production, so a comparison on the snapshot is required. */
+  | { kind: "no-record"; version: number; snapshot: string; olderCandidate?: boolean }
   | { kind: "record"; version: number; recordId: string; metrics: Record<string, number> };
 
 // Float metrics (0.1 + 0.2) must not fail a bound they meet on paper.
@@ -63,7 +73,10 @@ export function parseGate(input: unknown): ValidationGate {
   if (g.min === undefined && g.max === undefined && g.maxRegression === undefined) {
     throw new InputError("gate: set at least one of min, max, maxRegression");
   }
-  const gate: ValidationGate = { metric: g.metric, direction: g.direction };
+  if (g.require !== undefined && !(GATE_REQUIREMENTS as readonly unknown[]).includes(g.require)) {
+    throw new InputError("gate: require must be 'platform' (measured by the platform) or 'any'");
+  }
+  const gate: ValidationGate = { metric: g.metric, direction: g.direction, require: g.require ?? "platform" };
   if (g.min !== undefined) gate.min = g.min;
   if (g.max !== undefined) gate.max = g.max;
   if (g.maxRegression !== undefined) gate.maxRegression = g.maxRegression;
@@ -76,6 +89,7 @@ export function describeGate(gate: ValidationGate): string {
   if (gate.max !== undefined) parts.push(`max ${gate.max}`);
   if (gate.maxRegression !== undefined)
     parts.push(`may regress vs production by at most ${gate.maxRegression}`);
+  parts.push(gate.require === "any" ? "reported or measured records" : "platform-measured records only");
   return parts.join(", ");
 }
 
@@ -123,6 +137,10 @@ export function decideValidation(
     notes.push("no production version: decided on the absolute bounds only");
   } else if (production.kind === "self") {
     notes.push("this version is the production version: no comparison with itself");
+  } else if (production.kind === "no-record" && production.olderCandidate) {
+    reasons.push(
+      `production version ${production.version} is newer and has no record on snapshot '${production.snapshot}': promoting an older version over it needs both measured on the same snapshot`,
+    );
   } else if (production.kind === "no-record") {
     notes.push(
       `production version ${production.version} has no record on snapshot '${production.snapshot}': decided on the absolute bounds only`,

@@ -1,10 +1,11 @@
 import type { ArtifactStore } from "../artifacts/artifact-store.js";
+import type { BlobOwnership } from "../artifacts/blob-ownership.js";
 import {
   isUnderArtifactDir,
   normalizeArtifactDir,
   normalizeArtifactPath,
 } from "../artifacts/artifact-path.js";
-import { InputError, NotFoundError } from "../errors.js";
+import { InputError } from "../errors.js";
 import { type ModelDescriptor, parseModelDescriptorText } from "./model-descriptor.js";
 import type { VersionFile } from "./registry-store.js";
 import type { RunLookup, RunRef } from "./run-lookup.js";
@@ -26,9 +27,14 @@ export async function filesFromRun(runs: RunLookup, run: RunRef, dir: string): P
     }));
 }
 
-/** Checks uploaded file references: normalized paths, no duplicates, every blob present. */
+/**
+ * Checks uploaded file references: normalized paths, no duplicates, every blob owned by the model's
+ * project. A blob of another project gets the same "not uploaded" error as a missing one
+ * (docs/security.md, tenancy).
+ */
 export async function checkUploadedFiles(
-  artifacts: ArtifactStore,
+  blobs: BlobOwnership,
+  projectId: string,
   files: Array<{ path: string; sha256: string }>,
 ): Promise<VersionFile[]> {
   const seen = new Set<string>();
@@ -37,11 +43,8 @@ export async function checkUploadedFiles(
     const path = normalizeArtifactPath(f.path);
     if (seen.has(path)) throw new InputError(`file ${path} is listed twice`);
     seen.add(path);
-    const info = await artifacts.stat(f.sha256).catch((err: unknown) => {
-      if (err instanceof NotFoundError)
-        throw new InputError(`file ${path}: blob ${f.sha256} was not uploaded`);
-      throw err;
-    });
+    const info = await blobs.resolve(projectId, f.sha256);
+    if (!info) throw new InputError(`file ${path}: blob ${String(f.sha256).slice(0, 80)} was not uploaded`);
     out.push({ path, sha256: info.sha256, size: info.size });
   }
   return out;

@@ -23,6 +23,10 @@ export interface ReplicaSpec {
   timeoutSeconds: number | null;
   /** How long after SIGTERM (timeout or stop) before SIGKILL; the runtime's default when unset. */
   graceMs?: number;
+  /** "host" (default): the host's network, the control plane reachable; "none": loopback only, alone. */
+  network?: "host" | "none";
+  /** Values never to appear in stored logs (the job's token): written as "***". */
+  maskInLogs?: string[];
 }
 
 /** Why a replica ended: on its own, killed by its timeout, stopped on request, or lost track of. */
@@ -80,10 +84,15 @@ export interface LogOptions {
 
 export interface RuntimeDescription {
   name: string;
-  sandbox: "bubblewrap" | "none";
+  /**
+   * "bubblewrap": jobs run isolated; "none": the operator turned the sandbox off (MLOPS_SANDBOX=none),
+   * jobs run unisolated; "unavailable": a sandbox is required but does not work here, so no job runs.
+   */
+  sandbox: "bubblewrap" | "none" | "unavailable";
   /** Why there is no sandbox (missing binary, probe failure, disabled by config). */
   sandboxReason?: string;
-  memoryLimit: "rlimit-data" | "none";
+  /** cgroup (memory + pids), else RLIMIT_AS (CPU replicas) / RLIMIT_DATA (GPU replicas) + RLIMIT_NPROC. */
+  memoryLimit: "cgroup" | "rlimit" | "none";
   memoryLimitReason?: string;
 }
 

@@ -16,6 +16,7 @@ import type { RegistryPort } from "./deployments/version-rules.js";
 import { PredictionLogWriter } from "./prediction-log/prediction-log-writer.js";
 import type { PredictionStore } from "./prediction-log/prediction-record.js";
 import { OnnxModelRunner } from "./runner/onnx-model-runner.js";
+import { deploymentParityCheck } from "./runner/parity.js";
 import { DeploymentTable } from "./runtime/deployment-table.js";
 import { ModelPool } from "./runtime/model-pool.js";
 import { Predictor } from "./runtime/predictor.js";
@@ -37,7 +38,7 @@ export interface ServingDeps {
   isLeader: () => boolean;
   /** Where model files from a remote artifact store are cached. */
   dataDir: string;
-  /** Extra hosts (besides loopback and this server) that Label Studio image URLs may point at. */
+  /** Extra hosts (besides this server) that Label Studio image URLs may point at. */
   imageHosts?: string[];
   /** Inference worker threads (default min(2, cores)). */
   workers?: number;
@@ -87,6 +88,7 @@ export function createServingServices(deps: ServingDeps): ServingServices {
     registry: deps.registry,
     events: deps.events,
     onChanged: () => table.refresh(),
+    parity: deploymentParityCheck(deps.artifacts),
   });
   const canary = new CanaryAnalysisLoop({
     store: deps.deployments,

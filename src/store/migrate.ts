@@ -8,6 +8,9 @@ function migratorFor(store: Store, migrations: readonly VersionedMigration[]): M
   return new Migrator({
     db,
     migrationTableSchema: store.schema,
+    // Domains own number ranges (see migrations/index.ts), so a release can add 0101 after 0450 has run on a
+    // live database; applied migrations are tracked by name, so order among new ones is what matters.
+    allowUnorderedMigrations: true,
     provider: {
       async getMigrations() {
         const record: Record<string, Migration> = {};

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, SqliteDialect, sql } from "kysely";
@@ -39,9 +39,16 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 }
 
 function openSqlite(file: string): Store {
-  if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ":memory:") {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    privateFile(file);
+  }
   const database = new SqliteDatabase(file);
   database.pragma("journal_mode = WAL");
+  if (file !== ":memory:") {
+    // SQLite gives -wal and -shm the database file's mode when it creates them; older ones are fixed here.
+    for (const suffix of ["-wal", "-shm"]) if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
+  }
   database.pragma("synchronous = NORMAL");
   database.pragma("busy_timeout = 5000");
   database.pragma("foreign_keys = ON");
@@ -53,6 +60,12 @@ function openSqlite(file: string): Store {
     location: `sqlite:${file}`,
     close: () => db.destroy(),
   };
+}
+
+/** The database file readable by this user only (docs/security.md): created 0600, or narrowed to it. */
+function privateFile(file: string): void {
+  closeSync(openSync(file, "a", 0o600));
+  chmodSync(file, 0o600);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { requireRunScope } from "../auth/authorization.js";
+import { grantWorkload } from "../auth/authorization.js";
 import type { Principal } from "../auth/principal.js";
 import type { Permission } from "../auth/roles.js";
 import { InputError, NotFoundError } from "../errors.js";
@@ -53,10 +53,10 @@ export class TrackingAccess {
   /** A run the caller may write: project write permission, and a workload token only for its own run. */
   async writeRun(principal: Principal, runId: string): Promise<RunInfo> {
     // The scope check comes first and needs no lookup: a token for run A learns nothing about run B.
-    requireRunScope(principal, runId);
+    const granted = grantWorkload(principal, "run.write", { runId });
     const info = await this.store.findRunInfo(runId);
     if (!info) throw runNotFound(runId);
-    await this.projects.getProject(principal, info.projectId, "write");
+    await this.projects.getProject(granted, info.projectId, "write");
     return info;
   }
 

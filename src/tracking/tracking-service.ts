@@ -168,6 +168,15 @@ export class TrackingService {
     await this.store.setExperimentTag(id, tag.key, tag.value);
   }
 
+  async deleteExperimentTag(principal: Principal, id: string, key: string): Promise<void> {
+    await this.access.experiment(principal, id, "write");
+    if (!(await this.store.deleteExperimentTag(id, key))) {
+      throw new NotFoundError(`No tag with name: ${key} in experiment with id ${id}`, {
+        mlflowErrorCode: "RESOURCE_DOES_NOT_EXIST",
+      });
+    }
+  }
+
   // ---- runs ----
 
   async createRun(principal: Principal, input: CreateRunInput): Promise<Run> {

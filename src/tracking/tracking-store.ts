@@ -62,6 +62,8 @@ export interface TrackingStore {
     patch: { name?: string; lifecycleStage?: LifecycleStage; at: number },
   ): Promise<void>;
   setExperimentTag(id: string, key: string, value: string): Promise<void>;
+  /** False when the experiment had no such tag. */
+  deleteExperimentTag(id: string, key: string): Promise<boolean>;
 
   insertRun(info: RunInfo, tags: KeyValue[]): Promise<void>;
   findRunInfo(runId: string): Promise<RunInfo | undefined>;

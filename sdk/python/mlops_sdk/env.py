@@ -1,4 +1,4 @@
-"""The workload environment contract (SPEC section 5): what a job process is told about its run."""
+"""The workload environment contract (docs/jobs-and-workloads.md): what a job process is told about its run."""
 
 from __future__ import annotations
 

@@ -69,7 +69,10 @@ export function registerBatchCommands(program: Command, ctx: CliContext): void {
     .option("--dataset <dataset>", "predict every item of this dataset")
     .option("--input <dir>", "predict the images under this directory (uploaded as an archive)")
     .option("--out <file>", "write Label Studio tasks with predictions here when done (implies --wait)")
-    .option("--coco-out <file>", "write COCO-style JSON here when done (default with --out: <out>.coco.json)")
+    .option(
+      "--coco-out <file>",
+      "write COCO-style JSON here when done (default with --out FILE: FILE without .json, plus .coco.json)",
+    )
     .option("--chunk-size <n>", "images per chunk (checkpoint unit), max 256", integer("--chunk-size"))
     .option("--workers <n>", "inference threads (CPU cores asked of the scheduler)", integer("--workers"))
     .option("--max-retries <n>", "job retries after a worker crash (each resumes)", integer("--max-retries"))
@@ -207,7 +210,7 @@ async function predict(ctx: CliContext, o: PredictOptions): Promise<void> {
   if (o.out) {
     const out = path.resolve(ctx.cwd, o.out);
     await exportTo(client, created.id, "label-studio", out, o.imageRoot);
-    const coco = path.resolve(ctx.cwd, o.cocoOut ?? `${out.replace(/\.json$/, "")}.coco.json`);
+    const coco = path.resolve(ctx.cwd, o.cocoOut ?? defaultCocoPath(out));
     await exportTo(client, created.id, "coco", coco);
     if (!o.json) process.stderr.write(`wrote ${out} and ${coco}\n`);
   } else if (o.cocoOut) await exportTo(client, created.id, "coco", path.resolve(ctx.cwd, o.cocoOut));
@@ -242,6 +245,11 @@ async function follow(client: ApiClient, id: string, o: { json?: boolean }): Pro
     bar?.stop();
   }
   return shown;
+}
+
+/** README: `--out FILE` writes FILE as given, and the COCO JSON to FILE without a trailing `.json`, plus `.coco.json`. */
+export function defaultCocoPath(out: string): string {
+  return `${out.replace(/\.json$/i, "")}.coco.json`;
 }
 
 async function exportTo(client: ApiClient, id: string, format: string, file: string, imageRoot?: string) {

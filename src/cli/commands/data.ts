@@ -296,7 +296,19 @@ async function readSource(
 
 function importApi(client: ApiClient, dataset: Dataset): ImportApi {
   const base = `/api/v1/datasets/${dataset.id}`;
+  let sessionId: string | undefined;
   return {
+    session: {
+      open: async (source) => {
+        sessionId = (await client.post<{ id: string }>(`${base}/imports`, { source })).id;
+      },
+      batch: async (items) => {
+        if (sessionId) await client.post(`${base}/imports/${sessionId}/progress`, { items });
+      },
+      finish: async () => {
+        if (sessionId) await client.post(`${base}/imports/${sessionId}/finish`, {});
+      },
+    },
     addClasses: async (classes) => {
       if (classes.some((c) => !dataset.classes.includes(c)))
         await client.patch(base, { addClasses: classes });

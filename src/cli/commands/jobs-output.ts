@@ -91,7 +91,7 @@ interface GpuView {
     type: string;
     name?: string;
     simulated: boolean;
-    heldBy: { jobId: string; jobName: string } | null;
+    heldBy: { jobId: string; jobName: string } | { otherProject: true } | null;
   }>;
   nodes: Array<{ id: string; cpu: number; memoryMiB: number; cpuHeld: number; memoryMiBHeld: number }>;
   runtime: { sandbox: string; sandboxReason?: string; memoryLimit: string; memoryLimitReason?: string };
@@ -112,7 +112,11 @@ export async function printGpus(client: ApiClient, opts: { json?: boolean }): Pr
         type: d.type,
         uuid: d.uuid,
         simulated: d.simulated ? "yes" : "no",
-        job: d.heldBy ? `${d.heldBy.jobId} (${d.heldBy.jobName.slice(0, 30)})` : "free",
+        job: !d.heldBy
+          ? "free"
+          : "jobId" in d.heldBy
+            ? `${d.heldBy.jobId} (${d.heldBy.jobName.slice(0, 30)})`
+            : "(a job of another project)",
       })),
     );
     for (const node of view.nodes) {
@@ -120,10 +124,13 @@ export async function printGpus(client: ApiClient, opts: { json?: boolean }): Pr
         `node ${node.id}: CPU ${node.cpuHeld}/${node.cpu} held, memory ${node.memoryMiBHeld}/${node.memoryMiB} MiB held\n`,
       );
     }
+    const reason = view.runtime.sandboxReason ?? "unknown";
     const sandbox =
       view.runtime.sandbox === "none"
-        ? `none — jobs are NOT isolated (${view.runtime.sandboxReason ?? "unavailable"})`
-        : view.runtime.sandbox;
+        ? `NONE — WARNING: jobs are NOT isolated (${reason})`
+        : view.runtime.sandbox === "unavailable"
+          ? `UNAVAILABLE — WARNING: no job will run until it is fixed (${reason})`
+          : view.runtime.sandbox;
     process.stdout.write(`sandbox: ${sandbox}\n`);
     const memory =
       view.runtime.memoryLimit === "none"

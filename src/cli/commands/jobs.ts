@@ -56,8 +56,10 @@ interface SubmitOptions {
   priority?: number;
   maxRetries?: number;
   timeout?: number;
+  network?: string;
   code?: string | false;
   env: string[];
+  secretEnv: string[];
   experiment?: string;
   wait?: boolean;
   json?: boolean;
@@ -99,11 +101,18 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
     .option("--priority <n>", "higher runs first", integer("--priority"))
     .option("--max-retries <n>", "retries after a failed attempt", integer("--max-retries"))
     .option("--timeout <seconds>", "stop the job after this long", integer("--timeout"))
+    .option("--network <mode>", "host (reach the API) or none (no network at all); default: the server's")
     .option("--code <dir>", "directory to pack as the job's code (default: current directory)")
     .option("--no-code", "run without a code archive")
     .option(
       "--env <K=V>",
       "environment variable (repeatable)",
+      (value: string, all: string[]) => [...all, value],
+      [],
+    )
+    .option(
+      "--secret-env <K=V>",
+      "write-only environment variable: reaches the job, never shown by any command (repeatable)",
       (value: string, all: string[]) => [...all, value],
       [],
     )
@@ -196,14 +205,20 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
     .action(async (_o, cmd: Command) => printGpus(ctx.client(), optionsOf(cmd)));
 }
 
-async function submit(ctx: CliContext, command: string[], opts: SubmitOptions): Promise<void> {
-  const client = ctx.client();
+function envPairs(flag: string, pairs: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const pair of opts.env) {
+  for (const pair of pairs) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new CliError(`--env expects KEY=VALUE, got '${pair}'`, 2);
+    if (eq <= 0) throw new CliError(`${flag} expects KEY=VALUE, got '${pair}'`, 2);
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
+  return env;
+}
+
+async function submit(ctx: CliContext, command: string[], opts: SubmitOptions): Promise<void> {
+  const client = ctx.client();
+  const env = envPairs("--env", opts.env);
+  const secretEnv = envPairs("--secret-env", opts.secretEnv);
   let codeDigest: string | undefined;
   if (opts.code !== false) {
     const dir = path.resolve(ctx.cwd, opts.code ?? ".");
@@ -223,12 +238,14 @@ async function submit(ctx: CliContext, command: string[], opts: SubmitOptions): 
     name: opts.name,
     command,
     env,
+    ...(Object.keys(secretEnv).length > 0 ? { secretEnv } : {}),
     resources: {
       ...(opts.gpus !== undefined ? { gpus: opts.gpus } : {}),
       ...(opts.gpuType ? { gpuType: opts.gpuType } : {}),
       ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
       ...(opts.memory !== undefined ? { memoryMiB: opts.memory } : {}),
     },
+    ...(opts.network ? { network: opts.network } : {}),
     priority: opts.priority,
     maxRetries: opts.maxRetries,
     timeoutSeconds: opts.timeout,

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { enc } from "../client.js";
 import { type CliContext, CliError, optionsOf } from "../context.js";
 import { emit, formatTime, printKeyValues, printTable } from "../output.js";
+import { describeRecord, evaluateVersion, failedExit, type Validation } from "./models-evaluate.js";
 import { registerOnnx } from "./models-register.js";
 
 type Model = {
@@ -32,14 +33,6 @@ type Transition = {
   evidence: string | null;
 };
 type TransitionResult = { version: Version; transition: Transition; archived: Transition[] };
-type Validation = {
-  id: string;
-  version: number;
-  snapshot: string;
-  metrics: Record<string, number>;
-  passed: boolean;
-  decision: { reasons: string[]; notes: string[] };
-};
 
 const DEFAULT_PROJECT = "default";
 
@@ -174,9 +167,11 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
     model
       .command("promote <name> <version>")
       .description("move a version to production (needs a passing validation; archives the previous one)")
-      .requiredOption("--reason <text>", "why (kept in the history)"),
+      .option("--reason <text>", 'why (kept in the history; default "promoted by <user> via the CLI")'),
   ).action(async (name: string, version: string, _o, cmd: Command) => {
-    await transition(cmd, name, version, "promote", { reason: optionsOf<{ reason: string }>(cmd).reason });
+    const given = optionsOf<{ reason?: string }>(cmd).reason;
+    const reason = given ?? (await defaultPromoteReason(ctx));
+    await transition(cmd, name, version, "promote", { reason });
   });
 
   withProject(
@@ -236,7 +231,11 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
       .option("--lower", "lower is better")
       .option("--min <x>", "minimum value", Number)
       .option("--max <x>", "maximum value", Number)
-      .option("--max-regression <x>", "how much worse than production it may be", Number),
+      .option("--max-regression <x>", "how much worse than production it may be", Number)
+      .option(
+        "--require <which>",
+        "platform: only platform-measured records count (default); any: hand-reported ones too",
+      ),
   ).action(async (name: string, _o, cmd: Command) => {
     const opts = optionsOf<{
       project: string;
@@ -246,6 +245,7 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
       min?: number;
       max?: number;
       maxRegression?: number;
+      require?: string;
     }>(cmd);
     const client = ctx.client();
     if (!opts.metric) {
@@ -263,6 +263,7 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
       min: opts.min,
       max: opts.max,
       maxRegression: opts.maxRegression,
+      require: opts.require,
     };
     const m = await client.put<Model>(`${base(name, opts)}/gate${q(opts)}`, gate);
     emit(opts, m.gate, () => printKeyValues(m.gate as Record<string, unknown>));
@@ -270,9 +271,34 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
 
   withProject(
     model
+      .command("evaluate <name> <version>")
+      .description(
+        "the platform measures the version on a snapshot's split and records it (provenance platform); exits 5 if the gate fails",
+      )
+      .requiredOption("--snapshot <id>", "dataset snapshot of the model's project (id or unique prefix)")
+      .option("--split <split>", "holdout, val or train", "holdout"),
+  ).action(async (name: string, version: string, _o, cmd: Command) => {
+    const opts = optionsOf<{ project: string; snapshot: string; split: string; json?: boolean }>(cmd);
+    const outcome = await evaluateVersion(ctx.client(), name, version, opts, (text) =>
+      process.stderr.write(`${text}\n`),
+    );
+    emit(opts, outcome, () => {
+      if (outcome.production) {
+        process.stdout.write("production measured on the same items for the comparison:\n");
+        describeRecord(outcome.production, (t) => process.stdout.write(`  ${t}`));
+      }
+      describeRecord(outcome.record, (t) => process.stdout.write(t));
+    });
+    if (!outcome.record.passed) throw failedExit(outcome.record);
+  });
+
+  withProject(
+    model
       .command("validate <name> <version>")
-      .description("record a version's metrics on a held-out snapshot; prints the platform's decision")
-      .requiredOption("--snapshot <id>", "dataset snapshot the metrics were measured on")
+      .description(
+        "administrators: record metrics measured elsewhere (provenance reported; platform gates do not count it); exits 5 if FAILED",
+      )
+      .requiredOption("--snapshot <id>", "existing dataset snapshot the metrics were measured on")
       .requiredOption("--metric <key=value...>", "metrics, e.g. --metric accuracy=0.93")
       .option("--run-id <id>", "the evaluation run"),
   ).action(async (name: string, version: string, _o, cmd: Command) => {
@@ -291,11 +317,8 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
         metrics,
         runId: opts.runId,
       });
-    emit(opts, record, () => {
-      process.stdout.write(`validation ${record.id}: ${record.passed ? "PASSED" : "FAILED"}\n`);
-      for (const r of record.decision.reasons) process.stdout.write(`  - ${r}\n`);
-      for (const n of record.decision.notes) process.stdout.write(`  * ${n}\n`);
-    });
+    emit(opts, record, () => describeRecord(record, (t) => process.stdout.write(t)));
+    if (!record.passed) throw failedExit(record);
   });
 }
 
@@ -310,4 +333,10 @@ function printVersions(versions: Version[]): void {
       by: v.createdBy,
     })),
   );
+}
+
+/** README shows `mlops model promote NAME VERSION`: the history still says who promoted it, and how. */
+async function defaultPromoteReason(ctx: CliContext): Promise<string> {
+  const me = await ctx.client().get<{ user: { name: string } }>("/api/v1/whoami");
+  return `promoted by ${me.user.name} via the CLI`;
 }

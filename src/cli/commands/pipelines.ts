@@ -12,6 +12,8 @@ interface Policy {
   datasetName: string;
   minNewLabels: number;
   cooldownSeconds: number;
+  settleSeconds: number;
+  canaryPlan?: Record<string, unknown> | null;
   job: {
     command: string[];
     gpus: number;
@@ -74,6 +76,7 @@ interface TriggerSetOptions {
   dataset: string;
   minNewLabels: string;
   cooldown?: string;
+  settle?: string;
   command?: string;
   codeDigest?: string;
   gpus?: string;
@@ -88,6 +91,10 @@ interface TriggerSetOptions {
   canaryMax?: string;
   canaryMinRequests?: string;
   canaryMinAgreement?: string;
+  canaryMaxErrorRate?: string;
+  canaryMaxP95Ratio?: string;
+  canaryMinLatencySamples?: string;
+  canaryFailureLimit?: string;
 }
 
 function num(name: string, value: string | undefined): number | undefined {
@@ -126,12 +133,17 @@ function policyBody(o: TriggerSetOptions) {
     maxWeight: num("--canary-max", o.canaryMax),
     minRequests: num("--canary-min-requests", o.canaryMinRequests),
     minAgreement: num("--canary-min-agreement", o.canaryMinAgreement),
+    maxErrorRate: num("--canary-max-error-rate", o.canaryMaxErrorRate),
+    maxP95LatencyRatio: num("--canary-max-p95-ratio", o.canaryMaxP95Ratio),
+    minLatencySamples: num("--canary-min-latency-samples", o.canaryMinLatencySamples),
+    failureLimit: num("--canary-failure-limit", o.canaryFailureLimit),
   };
   const canaryPlan = Object.fromEntries(Object.entries(plan).filter(([, v]) => v !== undefined));
   return {
     dataset: o.dataset,
     minNewLabels: num("--min-new-labels", o.minNewLabels),
     cooldownSeconds: num("--cooldown", o.cooldown),
+    settleSeconds: num("--settle", o.settle),
     command: o.command ? splitCommand(o.command) : undefined,
     codeDigest: o.codeDigest,
     gpus: num("--gpus", o.gpus),
@@ -151,12 +163,16 @@ function printPolicy(policy: Policy, trigger?: TriggerStatus): void {
     dataset: policy.datasetName,
     "min new labels": policy.minNewLabels,
     cooldown: `${policy.cooldownSeconds} s`,
+    settle: `${policy.settleSeconds} s without label changes or open imports`,
     command: policy.job.command.join(" "),
     code: policy.job.codeDigest ?? "bundled vision-classifier example",
     resources: `${policy.job.cpu} cpu, ${policy.job.memoryMiB} MiB, ${policy.job.gpus} gpu`,
     "auto deploy": policy.autoDeploy
       ? `yes (canary on ${policy.deployment ?? policy.modelName})`
       : "no (stops in staging)",
+    ...(policy.autoDeploy && policy.canaryPlan && Object.keys(policy.canaryPlan).length > 0
+      ? { "canary plan": JSON.stringify(policy.canaryPlan) }
+      : {}),
     paused: policy.paused,
     fired: `${policy.triggerSeq} time(s)${policy.lastFiredAt ? `, last ${formatTime(policy.lastFiredAt)}` : ""}`,
     ...(trigger
@@ -189,6 +205,10 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
     .requiredOption("--min-new-labels <n>", "new or changed labels that fire a retrain")
     .option("--cooldown <seconds>", "minimum time between two retrains (default 300)")
     .option(
+      "--settle <seconds>",
+      "quiet period: fire only after no label changed for this long and no import is open (default 10)",
+    )
+    .option(
       "--command <command>",
       "training command (default: python train.py --epochs 8 --keep-best, the bundled example)",
     )
@@ -213,6 +233,16 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
     .option("--canary-max <percent>", "canary weight at which it is promoted")
     .option("--canary-min-requests <n>", "canary requests per analysis step")
     .option("--canary-min-agreement <fraction>", "lowest label agreement the canary may show")
+    .option("--canary-max-error-rate <fraction>", "highest canary error rate that passes (default 0.01)")
+    .option(
+      "--canary-max-p95-ratio <ratio>",
+      "highest canary p95 latency as a multiple of the primary's (default 1.5)",
+    )
+    .option(
+      "--canary-min-latency-samples <n>",
+      "successful requests each version needs in a step before latency is judged (default 50)",
+    )
+    .option("--canary-failure-limit <n>", "failed analysis steps before a rollback (default 2)")
     .option("--project <project>", "project (default: default)")
     .action(async (model: string, _o: unknown, command: Command) => {
       const o = optionsOf<TriggerSetOptions>(command);

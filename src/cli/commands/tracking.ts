@@ -5,8 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { Command } from "commander";
-import type { ApiClient } from "../client.js";
-import { enc } from "../client.js";
+import { type ApiClient, ApiError, enc } from "../client.js";
 import { type CliContext, CliError, optionsOf } from "../context.js";
 import { emit, formatTime, printKeyValues, printTable } from "../output.js";
 
@@ -144,10 +143,10 @@ export function registerTrackingCommands(program: Command, ctx: CliContext): voi
 
   run
     .command("show <run>")
-    .description("one run: status, lineage, params, latest metrics, tags")
-    .action(async (runId: string, _o, cmd: Command) => {
+    .description("one run: status, lineage, params, latest metrics, tags (a job id shows the job's run)")
+    .action(async (runOrJobId: string, _o, cmd: Command) => {
       const opts = optionsOf(cmd);
-      const r = await ctx.client().get<NativeRun>(`/api/v1/runs/${enc(runId)}`);
+      const r = await runOrJobRun(ctx.client(), runOrJobId);
       emit(opts, r, () => {
         printKeyValues({
           id: r.id,
@@ -284,4 +283,26 @@ async function downloadFile(client: ApiClient, runId: string, file: string, outD
     await unlink(partial).catch(() => undefined);
   }
   return target;
+}
+
+/**
+ * `run submit` prints a job id and its run id; `run show` takes either. A job id that is not a run id shows the
+ * job's run, and says so on stderr (stdout stays the run, also with --json).
+ */
+async function runOrJobRun(client: ApiClient, id: string): Promise<NativeRun> {
+  try {
+    return await client.get<NativeRun>(`/api/v1/runs/${enc(id)}`);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) throw err;
+  }
+  let job: { id: string; runId?: string | null };
+  try {
+    ({ job } = await client.get<{ job: { id: string; runId?: string | null } }>(`/api/v1/jobs/${enc(id)}`));
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) throw new CliError(`no run or job '${id}'`, 4);
+    throw err;
+  }
+  if (!job.runId) throw new CliError(`job ${job.id} has no run`, 4);
+  process.stderr.write(`job ${job.id}: showing its run ${job.runId}\n`);
+  return client.get<NativeRun>(`/api/v1/runs/${enc(job.runId)}`);
 }

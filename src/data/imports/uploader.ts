@@ -11,6 +11,15 @@ export interface ImportApi {
   /** Streams one file; the server verifies the hash. */
   upload(file: string, sha256: string): Promise<void>;
   addItems(items: ItemInput[]): Promise<{ created: number; labelsStored: number }>;
+  /**
+   * An import session: opened before the first batch, told of each batch, finished at the end (also after a
+   * failure), so the retrain trigger never snapshots a partial import. Optional for callers without one.
+   */
+  session?: {
+    open(source: string): Promise<void>;
+    batch(items: number): Promise<void>;
+    finish(): Promise<void>;
+  };
 }
 
 export interface ImportProgress {
@@ -39,6 +48,20 @@ export async function runImport(
   options: { batchSize?: number; concurrency?: number; onProgress?: (p: ImportProgress) => void } = {},
 ): Promise<ImportSummary> {
   const batchSize = options.batchSize ?? 100;
+  await api.session?.open(`${source.format} import of ${source.records.length} images`);
+  try {
+    return await importBatches(source, api, { ...options, batchSize });
+  } finally {
+    await api.session?.finish();
+  }
+}
+
+async function importBatches(
+  source: ImportSource,
+  api: ImportApi,
+  options: { batchSize: number; concurrency?: number; onProgress?: (p: ImportProgress) => void },
+): Promise<ImportSummary> {
+  const { batchSize } = options;
   const concurrency = options.concurrency ?? 4;
   if (source.classes.length > 0) await api.addClasses(source.classes);
   const summary: ImportSummary = {
@@ -72,6 +95,7 @@ export async function runImport(
       ...(r.label ? { label: r.label } : {}),
     }));
     const added = await api.addItems(items);
+    await api.session?.batch(batch.length);
     summary.items += batch.length;
     summary.created += added.created;
     summary.labelsStored += added.labelsStored;

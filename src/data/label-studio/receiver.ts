@@ -1,4 +1,4 @@
-import type { Principal } from "../../auth/principal.js";
+import { actorOf, type Principal } from "../../auth/principal.js";
 import { InputError, NotFoundError, UnauthenticatedError, UnprocessableError } from "../../errors.js";
 import { canonicalJson, sha256Hex } from "../canonical-json.js";
 import type { DataStore, DatasetRecord } from "../data-store.js";
@@ -52,7 +52,12 @@ export class LabelStudioReceiver {
 
   async receive(delivery: WebhookDelivery): Promise<WebhookOutcome> {
     const dataset = await this.authorize(delivery);
-    const event = parseLabelStudioWebhook(delivery.body);
+    const parsed = parseLabelStudioWebhook(delivery.body);
+    // Authenticated by a token: the label is that token's user's, whatever the body's completed_by says.
+    const event =
+      delivery.secret === undefined && delivery.principal && parsed.kind !== "delete"
+        ? { ...parsed, author: actorOf(delivery.principal) }
+        : parsed;
     return event.kind === "delete" ? this.delete(dataset, event) : this.annotate(dataset, event);
   }
 

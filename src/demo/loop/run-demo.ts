@@ -7,6 +7,7 @@ import { consoleReporter, silentReporter } from "./reporter.js";
 import { DEMO_SCALE, FAST_SCALE } from "./scales.js";
 import { runClosedLoop } from "./scenario.js";
 import { printSummary } from "./summary.js";
+import { demoVerdict } from "./verdict.js";
 
 export interface DemoOptions {
   fast: boolean;
@@ -41,7 +42,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const summary = await runClosedLoop({ platform: server.platform, url: server.url, token }, scale, report);
     if (options.json)
       process.stdout.write(
-        `${JSON.stringify({ ...summary, dataDir: options.keep ? dataDir : null }, null, 2)}\n`,
+        `${JSON.stringify({ ...summary, verdict: demoVerdict(summary), dataDir: options.keep ? dataDir : null }, null, 2)}\n`,
       );
     else {
       printSummary(summary);

@@ -1,8 +1,6 @@
 import type { Principal } from "../../auth/principal.js";
-import { itemsOfSplit } from "../../data/manifest.js";
 import type { Job } from "../../jobs/job.js";
 import { bundledExampleCode } from "../../pipelines/example-code.js";
-import { servingRunnerEvaluator } from "../../pipelines/holdout-evaluator.js";
 import { isEndState, type PipelineRun } from "../../pipelines/pipeline-run.js";
 import type { Platform } from "../../platform.js";
 import { DEFAULT_CLASSES } from "../synthetic-data.js";
@@ -29,7 +27,7 @@ export interface LoopEnv {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The closed loop of SPEC §1, end to end against a running platform: data, v1 (a real training job),
+ * The closed loop of docs/sequence/model-lifecycle.md, end to end against a running platform: data, v1 (a real training job),
  * validation and promotion, a production deployment, live traffic, simulated Label Studio labelers on shifted
  * data, the retrain pipeline firing and promoting v2 through a canary, then a corrupted candidate stopped.
  */
@@ -89,10 +87,11 @@ export async function runClosedLoop(
 
   // 2. v1.
   report.section("v1: a training job (PyTorch, from scratch) on a snapshot's train+val splits");
-  const evaluator = servingRunnerEvaluator(platform.serving.models, platform.artifacts);
   const s0 = await client.snapshot(datasetName);
   report.line(`snapshot ${s0.slice(0, 12)} (content hash of the labeled items)`);
   const code = await bundledExampleCode(platform.artifacts).bundledExampleDigest();
+  // The bundled example is shared code: every project may run it (as the pipeline's own code source does).
+  await platform.blobs.claimForAll(code);
   const v1Job = await timed("v1 training", async () => {
     const job = await platform.jobs.submit(admin, {
       project,
@@ -120,25 +119,18 @@ export async function runClosedLoop(
     runId: v1Job.runId as string,
   });
   if (!v1) throw new Error(`the v1 job finished without registering ${model}`);
-  const manifest0 = await platform.data.snapshots.manifestOf(s0);
-  const v1Eval = await evaluator.evaluate(
-    { id: v1.id, version: v1.version },
-    itemsOfSplit(manifest0, "holdout"),
-  );
-  report.line(
-    `v1 = ${model} version ${v1.version}: holdout accuracy ${v1Eval.accuracy.toFixed(4)} on ${v1Eval.count} items`,
-  );
   await platform.registry.setGate(admin, project, model, {
     metric: "accuracy",
     direction: "higher",
     min: 0.5,
     maxRegression: 0,
   });
-  const record = await platform.registry.recordValidation(admin, project, model, v1.version, {
-    snapshot: s0,
-    metrics: { accuracy: v1Eval.accuracy, holdout_items: v1Eval.count },
-    runId: v1Job.runId,
-  });
+  // The platform measures v1 itself on s0's holdout (a `platform` record, which the gate requires).
+  const { record } = await platform.evaluation.evaluate(admin, project, model, v1.version, { snapshot: s0 });
+  const v1Eval = { accuracy: record.metrics.accuracy, count: record.metrics.items };
+  report.line(
+    `v1 = ${model} version ${v1.version}: holdout accuracy ${v1Eval.accuracy.toFixed(4)} on ${v1Eval.count} items`,
+  );
   await platform.registry.transition(admin, project, model, v1.version, "staging", { reason: "first model" });
   await platform.registry.transition(admin, project, model, v1.version, "production", {
     reason: `validated on holdout of ${s0.slice(0, 12)}`,
@@ -164,6 +156,7 @@ export async function runClosedLoop(
     dataset: datasetName,
     minNewLabels: scale.minNewLabels,
     cooldownSeconds: scale.cooldownSeconds,
+    settleSeconds: 2,
     command: ["python", "train.py", "--epochs", String(scale.retrainEpochs), "--keep-best"],
     autoDeploy: true,
     deployment,
@@ -172,7 +165,7 @@ export async function runClosedLoop(
   };
   await platform.pipelines.policies.set(admin, project, model, policyInput);
   report.line(
-    `mlops trigger set ${model} --dataset ${datasetName} --min-new-labels ${scale.minNewLabels} --cooldown ${scale.cooldownSeconds} --auto-deploy`,
+    `mlops trigger set ${model} --dataset ${datasetName} --min-new-labels ${scale.minNewLabels} --cooldown ${scale.cooldownSeconds} --settle 2 --auto-deploy`,
   );
 
   // 4. Traffic and the first labels.

@@ -3,6 +3,7 @@ import type { PipelineRun } from "../../pipelines/pipeline-run.js";
 import type { Platform } from "../../platform.js";
 import type { LabelingStats } from "./labeling-tool.js";
 import type { TrafficStats } from "./traffic.js";
+import { demoVerdict } from "./verdict.js";
 
 export interface VersionSummary {
   version: number;
@@ -109,7 +110,7 @@ export async function summarize(input: {
 }
 
 /** The summary as people read it. */
-export function printSummary(s: LoopSummary, out: NodeJS.WriteStream = process.stdout): void {
+export function printSummary(s: LoopSummary, out: { write(text: string): unknown } = process.stdout): void {
   const w = (line = "") => out.write(`${line}\n`);
   const pct = (x: number | null | undefined) =>
     x === null || x === undefined ? "-" : `${(x * 100).toFixed(1)}%`;
@@ -153,4 +154,6 @@ export function printSummary(s: LoopSummary, out: NodeJS.WriteStream = process.s
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
       .join(", ")}`,
   );
+  w("outcome:");
+  for (const line of demoVerdict(s).lines) w(`  ${line}`);
 }

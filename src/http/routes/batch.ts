@@ -1,6 +1,8 @@
 import { Readable } from "node:stream";
 import { Type } from "@sinclair/typebox";
+import type { Principal } from "../../auth/principal.js";
 import { publicUrlOf } from "../../config.js";
+import { NotFoundError } from "../../errors.js";
 import { parseExportFormat } from "../../serving/batch/batch-results.js";
 import { principalOf } from "../auth-hook.js";
 import type { RouteModule } from "../types.js";
@@ -78,8 +80,26 @@ export const batchRoutes: RouteModule = (app, platform) => {
   const { service, worker, results } = platform.batch;
   const exportOptions = (query: { imageRoot?: string; fromName?: string; toName?: string }) => ({
     publicUrl: platform.publicUrl ?? publicUrlOf(platform.config),
+    signedImagePath: (datasetId: string, itemId: string) => platform.imageUrls.path(datasetId, itemId),
     ...query,
   });
+  /**
+   * Where the predictions go in the Label Studio project: the stored `/setup` of the named deployment, else
+   * of a deployment of the batch's model in its project that has one; explicit fromName/toName win.
+   */
+  const labelStudioSetup = async (principal: Principal, batchId: string, deployment?: string) => {
+    const batch = await results.find(principal, batchId);
+    const candidates = (await platform.serving.deployments.list(principal)).filter(
+      (d) => d.projectId === batch.projectId && d.labelStudio !== null,
+    );
+    const chosen = deployment
+      ? candidates.find((d) => d.name === deployment)
+      : candidates.find((d) => d.modelId === batch.modelId);
+    if (deployment && !chosen) {
+      throw new NotFoundError(`deployment ${deployment} has no Label Studio setup in the batch's project`);
+    }
+    return chosen?.labelStudio ?? undefined;
+  };
 
   app.post(
     BASE,
@@ -192,13 +212,23 @@ export const batchRoutes: RouteModule = (app, platform) => {
           imageRoot: Type.Optional(Type.String({ maxLength: 1000 })),
           fromName: Type.Optional(Type.String({ maxLength: 200 })),
           toName: Type.Optional(Type.String({ maxLength: 200 })),
+          deployment: Type.Optional(Type.String({ maxLength: 200 })),
         }),
       },
     },
     async (request, reply) => {
-      const { format, ...rest } = request.query;
+      const { format, deployment, ...rest } = request.query;
       const principal = principalOf(request);
-      const options = exportOptions(rest);
+      const setup =
+        parseExportFormat(format) === "label-studio"
+          ? await labelStudioSetup(principal, request.params.id, deployment)
+          : undefined;
+      const options = {
+        ...exportOptions(rest),
+        ...(setup ? { dataKey: setup.dataKey } : {}),
+        fromName: rest.fromName ?? setup?.fromName,
+        toName: rest.toName ?? setup?.toName,
+      };
       reply.header("content-type", "application/json; charset=utf-8");
       if (parseExportFormat(format) === "coco") {
         return reply.send(JSON.stringify(await results.coco(principal, request.params.id, options)));

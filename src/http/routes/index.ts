@@ -4,6 +4,8 @@ import type { RouteModule } from "../types.js";
 import { auditRoutes } from "./audit.js";
 import { batchRoutes } from "./batch.js";
 import { dataRoutes } from "./data.js";
+import { dataImportRoutes } from "./data-imports.js";
+import { dataSignedRoutes } from "./data-signed.js";
 import { dataSnapshotRoutes } from "./data-snapshots.js";
 import { healthRoutes } from "./health.js";
 import { identityRoutes } from "./identity.js";
@@ -26,6 +28,8 @@ export const routeModules: readonly RouteModule[] = [
   projectRoutes,
   auditRoutes,
   dataRoutes,
+  dataImportRoutes,
+  dataSignedRoutes,
   dataSnapshotRoutes,
   labelStudioWebhookRoutes,
   registryRoutes,

@@ -18,6 +18,7 @@ export const JobReply = Type.Object({
   command: Type.Array(Type.String()),
   env: Type.Record(Type.String(), Type.String()),
   image: Type.Optional(Type.String()),
+  network: Type.Optional(Type.String()),
   resources: ResourcesSchema,
   distributed: Type.Optional(Type.Object({ nodes: Type.Integer(), procsPerNode: Type.Integer() })),
   replicas: Type.Integer(),
@@ -78,6 +79,8 @@ export const SubmitBody = Type.Object(
     name: Type.Optional(Type.String({ maxLength: 200 })),
     command: Type.Array(Type.String({ maxLength: 100_000 }), { minItems: 1, maxItems: 10_000 }),
     env: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 100_000 }))),
+    /** Write-only: reaches the workload's environment, never any reply (docs/security.md). */
+    secretEnv: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 100_000 }))),
     resources: Type.Optional(
       Type.Object(
         {
@@ -89,9 +92,14 @@ export const SubmitBody = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    network: Type.Optional(Type.Union([Type.Literal("host"), Type.Literal("none")])),
     priority: Type.Optional(Type.Integer()),
     maxRetries: Type.Optional(Type.Integer({ minimum: 0 })),
-    timeoutSeconds: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    // null = no timeout. `enum: [null]`, not Type.Null(): with type coercion a refused 0 would be coerced
+    // to null there and silently mean "no timeout"; null is tried first so it is not coerced to 0 either.
+    timeoutSeconds: Type.Optional(
+      Type.Unsafe<number | null>({ anyOf: [{ enum: [null] }, { type: "integer", minimum: 1 }] }),
+    ),
     codeDigest: Type.Optional(Type.String({ pattern: "^[0-9a-fA-F]{64}$" })),
     experiment: Type.Optional(Type.String({ maxLength: 500 })),
   },
@@ -116,7 +124,7 @@ export const GpusReply = Type.Object({
       memoryMiB: Type.Optional(Type.Integer()),
       simulated: Type.Boolean(),
       nodeId: Type.String(),
-      heldBy: Type.Union([Holder, Type.Null()]),
+      heldBy: Type.Union([Holder, Type.Object({ otherProject: Type.Literal(true) }), Type.Null()]),
     }),
   ),
   nodes: Type.Array(

@@ -29,10 +29,15 @@ export const jobRoutes: RouteModule = (app, platform) => {
       },
     },
     async (request, reply) => {
-      await identity.getProject(principalOf(request), request.query.project ?? "default", "write");
+      const project = await identity.getProject(
+        principalOf(request),
+        request.query.project ?? "default",
+        "write",
+      );
       if (!(request.body instanceof Readable))
         throw new InputError("send the archive as application/octet-stream");
       const put = await artifacts.put(request.body, { maxBytes: MAX_CODE_BYTES });
+      await platform.blobs.claim(project.id, [put.sha256]);
       return reply.status(201).send({ sha256: put.sha256, size: put.size });
     },
   );
@@ -40,7 +45,8 @@ export const jobRoutes: RouteModule = (app, platform) => {
   app.post(
     "/api/v1/jobs",
     { schema: { tags, summary: "Submit a job", body: SubmitBody, response: { 201: JobReply } } },
-    async (request, reply) => reply.status(201).send(await jobs.submit(principalOf(request), request.body)),
+    async (request, reply) =>
+      reply.status(201).send(await jobs.submit(principalOf(request), withTimeout(request.body))),
   );
 
   app.get(
@@ -213,4 +219,11 @@ async function streamEvents(raw: RawReply, events: AsyncIterable<JobLogEvent>, a
 
 function summary(job: Job) {
   return { id: job.id, state: job.state, stateReason: job.stateReason, attempt: job.attempt };
+}
+
+/** The schema's `timeoutSeconds` (integer >= 1 or null, see jobs-schemas.ts) is typed loosely by TypeBox. */
+function withTimeout<T extends { timeoutSeconds?: unknown }>(
+  body: T,
+): Omit<T, "timeoutSeconds"> & { timeoutSeconds?: number | null } {
+  return body as Omit<T, "timeoutSeconds"> & { timeoutSeconds?: number | null };
 }

@@ -14,6 +14,7 @@ export const PolicyBody = Type.Object(
     dataset: Type.String({ minLength: 1 }),
     minNewLabels: Type.Integer({ minimum: 1 }),
     cooldownSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+    settleSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
     command: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
     codeDigest: Type.Optional(Type.String()),
     gpus: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -21,7 +22,11 @@ export const PolicyBody = Type.Object(
     cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     memoryMiB: Type.Optional(Type.Integer({ minimum: 64 })),
     env: Type.Optional(Type.Record(Type.String(), Type.String())),
-    timeoutSeconds: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    // null = no timeout. `enum: [null]`, not Type.Null(): with type coercion a refused 0 would be coerced
+    // to null there and silently mean "no timeout"; null is tried first so it is not coerced to 0 either.
+    timeoutSeconds: Type.Optional(
+      Type.Unsafe<number | null>({ anyOf: [{ enum: [null] }, { type: "integer", minimum: 1 }] }),
+    ),
     maxRetries: Type.Optional(Type.Integer({ minimum: 0 })),
     autoDeploy: Type.Optional(Type.Boolean()),
     deployment: Type.Optional(Type.Union([Type.String(), Type.Null()])),
@@ -40,6 +45,8 @@ export const PolicyReply = Type.Object({
   datasetName: Type.String(),
   minNewLabels: Type.Integer(),
   cooldownSeconds: Type.Integer(),
+  settleSeconds: Type.Integer(),
+  thresholdMetAt: NullableNumber,
   job: Loose,
   autoDeploy: Type.Boolean(),
   deployment: NullableString,

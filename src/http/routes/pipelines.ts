@@ -55,7 +55,13 @@ export const pipelineRoutes: RouteModule = (app, platform) => {
       },
     },
     async (request) =>
-      policies.set(principalOf(request), projectOf(request.query), request.params.model, request.body),
+      policies.set(
+        principalOf(request),
+        projectOf(request.query),
+        request.params.model,
+        // timeoutSeconds is an integer >= 1 or null (pipelines-schemas.ts), typed loosely by TypeBox.
+        request.body as typeof request.body & { timeoutSeconds?: number | null },
+      ),
   );
 
   app.get(

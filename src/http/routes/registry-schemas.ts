@@ -11,6 +11,7 @@ export const GateSchema = Type.Object(
     min: Type.Optional(Type.Number()),
     max: Type.Optional(Type.Number()),
     maxRegression: Type.Optional(Type.Number({ minimum: 0 })),
+    require: Type.Optional(Type.Union([Type.Literal("platform"), Type.Literal("any")])),
   },
   { additionalProperties: false },
 );
@@ -85,6 +86,24 @@ export const ValidationReply = Type.Object({
   createdAt: Type.Integer(),
   passed: Type.Boolean(),
   decision: DecisionSchema,
+  provenance: Type.Union([Type.Literal("platform"), Type.Literal("reported")]),
+  evaluation: Type.Union([
+    Type.Null(),
+    Type.Object({
+      split: Type.String(),
+      itemCount: Type.Integer(),
+      itemSetSha256: Type.String(),
+      evaluator: Type.String(),
+      method: Type.String(),
+      task: Type.String(),
+      trainingData: Type.String(),
+    }),
+  ]),
+});
+
+export const EvaluationReply = Type.Object({
+  record: ValidationReply,
+  production: Type.Optional(ValidationReply),
 });
 
 export const TransitionResultReply = Type.Object({

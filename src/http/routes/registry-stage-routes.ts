@@ -186,39 +186,6 @@ export const registryStageRoutes: RouteModule = (app, { registry }) => {
     }),
   );
 
-  app.post(
-    "/api/v1/models/:name/versions/:version/validations",
-    {
-      schema: {
-        tags,
-        summary: "Record the version's metrics on a held-out snapshot; the platform decides pass/fail",
-        params: VersionParams,
-        querystring: ProjectQuery,
-        body: Type.Object(
-          {
-            snapshot: Type.String({ minLength: 1, maxLength: 200 }),
-            metrics: Type.Record(Type.String(), Type.Number()),
-            runId: Type.Optional(Type.String({ maxLength: 64 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: ValidationReply },
-      },
-    },
-    async (request, reply) =>
-      reply
-        .status(201)
-        .send(
-          await registry.recordValidation(
-            principalOf(request),
-            projectOf(request.query),
-            request.params.name,
-            request.params.version,
-            request.body,
-          ),
-        ),
-  );
-
   app.get(
     "/api/v1/models/:name/validations",
     {

@@ -4,6 +4,7 @@ import { DEFAULT_PROJECT } from "../../auth/identity-service.js";
 import { InputError } from "../../errors.js";
 import { principalOf } from "../auth-hook.js";
 import type { RouteModule } from "../types.js";
+import { registryEvaluationRoutes } from "./registry-evaluation-routes.js";
 import { registryStageRoutes } from "./registry-stage-routes.js";
 import {
   GateSchema,
@@ -155,11 +156,12 @@ export const registryRoutes: RouteModule = (app, platform) => {
       },
     },
     async (request, reply) => {
-      await registry.project(principalOf(request), projectOf(request.query), "write");
+      const project = await registry.project(principalOf(request), projectOf(request.query), "write");
       if (!request.headers["content-type"]?.startsWith("application/octet-stream")) {
         throw new InputError("send the file as application/octet-stream");
       }
       const put = await artifacts.put(request.body as Readable, { maxBytes: MAX_UPLOAD_BYTES });
+      await platform.blobs.claim(project.id, [put.sha256]);
       return reply.status(201).send({ sha256: put.sha256, size: put.size });
     },
   );
@@ -280,4 +282,5 @@ export const registryRoutes: RouteModule = (app, platform) => {
   );
 
   registryStageRoutes(app, platform);
+  registryEvaluationRoutes(app, platform);
 };

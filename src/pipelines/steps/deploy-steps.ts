@@ -31,11 +31,18 @@ export const stageStep: StepHandler = async (run, ctx) => {
   return next("canary", `version ${version} moved to staging`, { details });
 };
 
+/** `<project id>/<name>`: the unambiguous reference of the run's deployment. */
+function deploymentOfRun(run: { projectId: string; deployment: string | null }): string {
+  return `${run.projectId}/${run.deployment as string}`;
+}
+
 /** Starts the canary on the model's deployment; a canary of this version already running is kept. */
 export const canaryStep: StepHandler = async (run, ctx) => {
   const version = run.candidateVersion as number;
   if (!run.deployment) return next("failed", "autoDeploy is set but the policy names no deployment");
-  const d = await ctx.ports.deployments.get(ctx.principal, run.deployment);
+  // Deployment names are unique per project: name the policy's project so a same-named deployment
+  // elsewhere cannot make the reference ambiguous (docs/security.md, tenancy).
+  const d = await ctx.ports.deployments.get(ctx.principal, deploymentOfRun(run));
   if (d.primaryVersion === version) {
     return next("analysis", `version ${version} already serves ${d.name}`, {
       details: { deployment: d.name },
@@ -45,7 +52,7 @@ export const canaryStep: StepHandler = async (run, ctx) => {
     if (d.state === "canarying" || d.state === "promoting") {
       return wait(`deployment ${d.name} is busy with the canary of version ${d.canaryVersion}`);
     }
-    const started = await ctx.ports.deployments.startCanary(ctx.principal, d.name, {
+    const started = await ctx.ports.deployments.startCanary(ctx.principal, deploymentOfRun(run), {
       version,
       plan: pipelineCanaryPlan(run.canaryPlan),
       reason: `retrain pipeline ${run.id}: candidate version ${version}`,
@@ -63,8 +70,8 @@ export const canaryStep: StepHandler = async (run, ctx) => {
 export const analysisStep: StepHandler = async (run, ctx) => {
   const version = run.candidateVersion as number;
   const name = run.deployment as string;
-  const d = await ctx.ports.deployments.get(ctx.principal, name);
-  const history = await ctx.ports.deployments.history(ctx.principal, name);
+  const d = await ctx.ports.deployments.get(ctx.principal, deploymentOfRun(run));
+  const history = await ctx.ports.deployments.history(ctx.principal, deploymentOfRun(run));
   const started = history.filter((e) => e.action === "start_canary" && e.canaryVersion === version).pop();
   const after = started ? history.filter((e) => e.id > started.id && e.canaryVersion === version) : [];
   const decisions = after.filter((e) => e.action === "record_analysis" || e.action === "set_weight").length;

@@ -1,14 +1,9 @@
-import { createHash } from "node:crypto";
 import { itemsOfSplit } from "../../data/manifest.js";
+import { itemSetSha256 } from "../../evaluation/item-set.js";
 import type { EvaluationResult } from "../pipeline-run.js";
 import { next, type StepHandler } from "../step-context.js";
 
-/** sha256 of the sorted item ids: what was evaluated, comparable with a snapshot's holdout split later. */
-export function itemSetSha256(ids: readonly string[]): string {
-  return createHash("sha256")
-    .update([...ids].sort().join("\n"))
-    .digest("hex");
-}
+export { itemSetSha256 };
 
 /**
  * Candidate and current production on the holdout split of the run's snapshot — the same items for both,

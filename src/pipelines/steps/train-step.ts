@@ -4,7 +4,7 @@ import { PIPELINE_TAGS } from "../lineage.js";
 import type { PipelineRun } from "../pipeline-run.js";
 import { next, type StepContext, type StepHandler, wait } from "../step-context.js";
 
-/** Environment of a retraining job, on top of the workload contract (SPEC §5: snapshot and base model). */
+/** Environment of a retraining job, on top of the workload contract (docs/jobs-and-workloads.md: snapshot and base model). */
 export const PIPELINE_ENV = {
   pipelineRun: "MLOPS_PIPELINE_RUN",
   snapshot: "MLOPS_DATASET_SNAPSHOT",

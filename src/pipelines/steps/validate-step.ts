@@ -1,3 +1,4 @@
+import { EVALUATOR_VERSION } from "../../evaluation/evaluation-service.js";
 import type { ValidationRecord } from "../../registry/registry-store.js";
 import type { ModelEvaluation, PipelineRun } from "../pipeline-run.js";
 import { next, type StepContext, type StepHandler } from "../step-context.js";
@@ -47,7 +48,8 @@ async function ensureRecord(
     run.modelName,
     String(evaluation.version),
   );
-  const mine = existing.filter((r) => r.snapshot === snapshot);
+  const mine = existing.filter((r) => r.snapshot === snapshot && r.provenance === "platform");
+  const measured = run.evaluation as NonNullable<PipelineRun["evaluation"]>;
   if (mine.length > 0) return mine[mine.length - 1];
   return ctx.ports.registry.recordValidation(
     ctx.principal,
@@ -58,6 +60,17 @@ async function ensureRecord(
       snapshot,
       metrics: validationMetrics(evaluation),
       ...(run.runId && evaluation.versionId === run.candidateVersionId ? { runId: run.runId } : {}),
+      // The evaluate step measured it with the platform's runner: a `platform` record (the gate counts it).
+      provenance: "platform",
+      evaluation: {
+        split: "holdout",
+        itemCount: measured.itemCount,
+        itemSetSha256: measured.itemSetSha256,
+        evaluator: EVALUATOR_VERSION,
+        method: measured.method,
+        task: "classification",
+        trainingData: "holdout split: training jobs read only the train and val splits of a snapshot",
+      },
     },
   );
 }

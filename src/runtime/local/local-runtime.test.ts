@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConflictError } from "../../errors.js";
@@ -12,7 +12,7 @@ import {
   spec,
   type TestLayout,
   uniqueMarker,
-} from "./test-harness.js";
+} from "../../../test/support/runtime-harness.js";
 
 // Every fixture runs with and without the sandbox: the process-group handling must hold in both.
 describe.each(["bubblewrap", "none"] as const)("LocalRuntime (sandbox: %s)", (sandbox) => {
@@ -111,7 +111,9 @@ describe.each(["bubblewrap", "none"] as const)("LocalRuntime (sandbox: %s)", (sa
     expect(exit.exitCode).not.toBe(0);
     const logs = await readAll(runtime.logs(handle.replicaId));
     expect(logs.stdout.toString()).not.toContain("without hitting a limit");
-    expect(logs.stderr.toString()).toContain("MemoryError");
+    // A cgroup OOM-kills the replica; an rlimit makes the allocation fail.
+    if (runtime.describe().memoryLimit === "cgroup") expect(exit.signal).toBe("SIGKILL");
+    else expect(logs.stderr.toString()).toContain("MemoryError");
   });
 
   it("passes the environment as given, CUDA_VISIBLE_DEVICES included, and nothing of the control plane's", async () => {
@@ -147,22 +149,37 @@ describe.each(["bubblewrap", "none"] as const)("LocalRuntime (sandbox: %s)", (sa
 });
 
 describe("LocalRuntime without bubblewrap", () => {
-  it("says so, with the reason, and still runs replicas", async () => {
+  it("fails closed: says why and refuses to start replicas", async () => {
     const layout = makeLayout();
     try {
       const missing = path.join(layout.root, "no-bwrap");
       const runtime = await createRuntime(layout, { bwrapPath: missing });
+      expect(runtime.describe()).toMatchObject({
+        name: "local",
+        sandbox: "unavailable",
+        sandboxReason: `${missing} not found or not executable`,
+      });
+      const s = spec(layout, "refused", ["/bin/sh", "-c", "touch ran"]);
+      await expect(runtime.start(s)).rejects.toThrow(/no working sandbox.*MLOPS_SANDBOX=none/);
+      expect(existsSync(path.join(s.workDir, "ran"))).toBe(false);
+      expect(await runtime.reconcile()).toEqual([]);
+    } finally {
+      layout.cleanup();
+    }
+  });
+
+  it("runs replicas unisolated only when the operator chose sandbox none", async () => {
+    const layout = makeLayout();
+    try {
+      const runtime = await createRuntime(layout, { sandbox: "none", cgroups: false });
       expect(runtime.describe()).toEqual({
         name: "local",
         sandbox: "none",
-        sandboxReason: `${missing} not found or not executable`,
-        memoryLimit: "rlimit-data",
+        sandboxReason: "disabled by configuration (MLOPS_SANDBOX=none)",
+        memoryLimit: "rlimit",
       });
       const handle = await runtime.start(spec(layout, "plain", ["/bin/sh", "silent.sh"]));
       expect(await handle.exited).toMatchObject({ exitCode: 0 });
-      await expect(createRuntime(layout, { bwrapPath: missing, sandbox: "bubblewrap" })).rejects.toThrow(
-        /required/,
-      );
     } finally {
       layout.cleanup();
     }

@@ -1,8 +1,8 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ConflictError, InputError, NotFoundError } from "../../errors.js";
+import { ConflictError, InputError, NotFoundError, UnprocessableError } from "../../errors.js";
 import {
   type LogChunk,
   type LogOptions,
@@ -17,7 +17,16 @@ import {
 import { tailLogs } from "./log-tail.js";
 import { isProcessAlive, killProcessGroup } from "./proc.js";
 import { type LaunchRecord, type ProcessRecord, ReplicaStateStore, toReplicaExit } from "./replica-state.js";
-import { type Availability, bubblewrapArgs, probeBubblewrap, probeExecutable } from "./sandbox.js";
+import { type CgroupLayout, createReplicaCgroup, detectCgroups, removeReplicaCgroup } from "./cgroups.js";
+import { chownWorkDir, launchCommand } from "./launch-command.js";
+import {
+  type Availability,
+  envScript,
+  findOnPath,
+  LAUNCHER_ENV,
+  probeBubblewrap,
+  probeExecutable,
+} from "./sandbox.js";
 import { installSupervisorScript, spawnSupervisor } from "./supervisor-process.js";
 
 export interface LocalRuntimeOptions {
@@ -25,9 +34,15 @@ export interface LocalRuntimeOptions {
   stateDir: string;
   /** stdout/stderr files, `<logDir>/<replicaId>.stdout.log`. */
   logDir: string;
-  /** "auto" (default): bubblewrap where it works; "bubblewrap": refuse to start without it. */
-  sandbox?: "auto" | "bubblewrap" | "none";
+  /**
+   * "bubblewrap" (default): every replica runs sandboxed; where bubblewrap does not work, the runtime
+   * refuses to start replicas (fail closed). "none": no isolation, the operator's explicit choice.
+   */
+  sandbox?: "bubblewrap" | "none";
+  /** bubblewrap; default: `bwrap` looked up on searchPath. */
   bwrapPath?: string;
+  /** Where `bwrap` is looked up when bwrapPath is unset (default: the system directories). */
+  searchPath?: string;
   prlimitPath?: string;
   /** Node binary that runs the supervisors (default: this process's). */
   nodePath?: string;
@@ -39,22 +54,32 @@ export interface LocalRuntimeOptions {
   defaultGraceMs?: number;
   /** How often replicas started by an earlier process, and followed logs, are polled (default 200 ms). */
   pollIntervalMs?: number;
+  /** Use cgroups for memory and process limits where writable (default true; false: rlimits only). */
+  cgroups?: boolean;
+  /** cgroup root to look under (tests). */
+  cgroupRoot?: string;
+  /** Most processes/threads per replica (cgroup pids.max, or RLIMIT_NPROC of the workload uid). */
+  maxProcesses?: number;
+  /** Largest private /tmp (and /dev/shm) per replica; each is min(this, the replica's memory). */
+  maxTmpMiB?: number;
 }
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+type ResolvedOptions = Required<
+  Omit<LocalRuntimeOptions, "sandbox" | "cgroups" | "cgroupRoot" | "searchPath">
+>;
 /** A supervisor that has not reported its workload this long after launch is taken as dead. */
 const START_GRACE_MS = 15_000;
 /** After a stop's grace, how long the supervisor gets before the runtime kills the group itself. */
 const STOP_BACKSTOP_MS = 5_000;
 
 /**
- * Runs replicas as local process groups, under bubblewrap where it works (see sandbox.ts), each watched by
- * a detached supervisor (see supervisor-script.ts) so that replicas survive a control-plane crash and a
- * new control plane can reconcile them from the state dir. Memory is limited with RLIMIT_DATA (prlimit):
- * it counts the heap and private writable mappings, not reserved address space, so it does not break
- * CUDA or PyTorch the way an address-space limit (RLIMIT_AS) does; an allocation past the limit fails
- * (Python: MemoryError) rather than being OOM-killed. The cgroup v1 hierarchy here is not ours to manage
- * and no cgroup v2 memory controller is delegated, so cgroups are not used. `cpu` is not enforced locally.
+ * Runs replicas as local process groups under bubblewrap (see sandbox.ts; fail closed: without a working
+ * sandbox no replica starts unless the operator chose `sandbox: "none"`), each watched by a detached
+ * supervisor (see supervisor-script.ts) so that replicas survive a control-plane crash and a new control
+ * plane can reconcile them from the state dir. Memory and process counts are limited with a per-replica
+ * cgroup (v2, or v1 memory+pids) where the host lets us create one — it charges shared mappings and
+ * tmpfs too; otherwise with rlimits (see launch-command.ts). `cpu` is not enforced locally.
  */
 export class LocalRuntime implements Runtime {
   private readonly store: ReplicaStateStore;
@@ -63,9 +88,11 @@ export class LocalRuntime implements Runtime {
   private readonly closing = new AbortController();
 
   private constructor(
-    private readonly options: Required<Omit<LocalRuntimeOptions, "sandbox">>,
+    private readonly options: ResolvedOptions,
+    private readonly sandboxMode: "bubblewrap" | "none",
     private readonly sandbox: Availability,
     private readonly memoryLimit: Availability,
+    private readonly cgroups: CgroupLayout | null,
     private readonly supervisorPath: string,
   ) {
     this.store = new ReplicaStateStore(options.stateDir);
@@ -75,34 +102,47 @@ export class LocalRuntime implements Runtime {
     const resolved = {
       stateDir: path.resolve(options.stateDir),
       logDir: path.resolve(options.logDir),
-      bwrapPath: options.bwrapPath ?? "/usr/bin/bwrap",
+      bwrapPath: options.bwrapPath ?? findOnPath("bwrap", options.searchPath ?? LAUNCHER_ENV.PATH),
       prlimitPath: options.prlimitPath ?? "/usr/bin/prlimit",
       nodePath: options.nodePath ?? process.execPath,
       hiddenPaths: (options.hiddenPaths ?? []).map((hidden) => path.resolve(hidden)),
       readOnlyPaths: options.readOnlyPaths ?? [],
       defaultGraceMs: options.defaultGraceMs ?? 10_000,
       pollIntervalMs: options.pollIntervalMs ?? 200,
+      maxProcesses: options.maxProcesses ?? 4096,
+      maxTmpMiB: options.maxTmpMiB ?? 4096,
     };
     mkdirSync(resolved.stateDir, { recursive: true, mode: 0o700 });
     mkdirSync(resolved.logDir, { recursive: true, mode: 0o700 });
-    const mode = options.sandbox ?? "auto";
+    const mode = options.sandbox ?? "bubblewrap";
     const sandbox: Availability =
       mode === "none"
-        ? { available: false, reason: "disabled by configuration" }
+        ? { available: false, reason: "disabled by configuration (MLOPS_SANDBOX=none)" }
         : await probeBubblewrap(resolved.bwrapPath);
-    if (mode === "bubblewrap" && !sandbox.available) {
-      throw new Error(`bubblewrap sandbox required but unavailable: ${sandbox.reason}`);
-    }
+    const cgroups =
+      options.cgroups === false
+        ? { layout: null, reason: "disabled by configuration" }
+        : detectCgroups(options.cgroupRoot);
+    const rlimits = probeExecutable(resolved.prlimitPath);
+    const memoryLimit: Availability =
+      cgroups.layout !== null || rlimits.available
+        ? { available: true }
+        : { available: false, reason: `${cgroups.reason}; ${rlimits.available ? "" : rlimits.reason}` };
     const supervisorPath = installSupervisorScript(resolved.stateDir);
-    return new LocalRuntime(resolved, sandbox, probeExecutable(resolved.prlimitPath), supervisorPath);
+    return new LocalRuntime(resolved, mode, sandbox, memoryLimit, cgroups.layout, supervisorPath);
   }
 
   describe(): RuntimeDescription {
+    const sandbox = this.sandbox.available
+      ? "bubblewrap"
+      : this.sandboxMode === "none"
+        ? "none"
+        : "unavailable";
     return {
       name: "local",
-      sandbox: this.sandbox.available ? "bubblewrap" : "none",
+      sandbox,
       ...(this.sandbox.available ? {} : { sandboxReason: this.sandbox.reason }),
-      memoryLimit: this.memoryLimit.available ? "rlimit-data" : "none",
+      memoryLimit: this.cgroups !== null ? "cgroup" : this.memoryLimit.available ? "rlimit" : "none",
       ...(this.memoryLimit.available ? {} : { memoryLimitReason: this.memoryLimit.reason }),
     };
   }
@@ -119,8 +159,16 @@ export class LocalRuntime implements Runtime {
     if (!path.isAbsolute(spec.workDir) || !isDirectory(spec.workDir)) {
       throw new InputError(`work dir ${spec.workDir} is not an existing absolute directory`);
     }
+    if (this.sandboxMode === "bubblewrap" && !this.sandbox.available) {
+      throw new UnprocessableError(
+        `job execution is disabled: no working sandbox (${this.sandbox.reason}); set MLOPS_SANDBOX=none to run jobs without isolation`,
+      );
+    }
+    const env = envScript({ PATH: DEFAULT_PATH, HOME: spec.workDir, TMPDIR: "/tmp", ...spec.env });
+    if (this.sandbox.available) chownWorkDir(spec.workDir);
     const launch = this.launchRecord(replicaId, spec);
     this.store.create(launch);
+    writeFileSync(launch.envFile!, env, { mode: 0o644 });
     const supervisor = spawnSupervisor(this.options.nodePath, this.supervisorPath, this.store.dir(replicaId));
     this.children.set(replicaId, supervisor.child);
     const exited = supervisor.closed.then(() => {
@@ -146,32 +194,45 @@ export class LocalRuntime implements Runtime {
   private launchRecord(replicaId: string, spec: ReplicaSpec): LaunchRecord {
     const sandboxed = this.sandbox.available;
     const files = this.logFiles(replicaId);
-    let argv = [...spec.command];
-    if (sandboxed) {
-      const hiddenPaths = [...this.options.hiddenPaths, this.options.stateDir, this.options.logDir];
-      const layout = { workDir: spec.workDir, gpuDeviceIndices: spec.gpuDeviceIndices, hiddenPaths };
-      argv = [
-        this.options.bwrapPath,
-        ...bubblewrapArgs({ ...layout, readOnlyPaths: this.options.readOnlyPaths }, argv),
-      ];
-    }
-    if (this.memoryLimit.available) {
-      argv = [this.options.prlimitPath, `--data=${spec.memoryMiB * 1024 * 1024}`, "--", ...argv];
-    }
+    const envFile = path.join(this.store.dir(replicaId), "env.sh");
+    const memoryBytes = spec.memoryMiB * 1024 * 1024;
+    const cgroup =
+      this.cgroups === null
+        ? null
+        : createReplicaCgroup(this.cgroups, replicaId, {
+            memoryBytes,
+            maxProcesses: this.options.maxProcesses,
+          });
+    const { argv } = launchCommand({
+      spec,
+      bwrapPath: sandboxed ? this.options.bwrapPath : null,
+      prlimitPath: this.memoryLimit.available && cgroup === null ? this.options.prlimitPath : null,
+      hiddenPaths: [...this.options.hiddenPaths, this.options.stateDir, this.options.logDir],
+      readOnlyPaths: this.options.readOnlyPaths,
+      envFile,
+      cgroupProcsFiles: cgroup?.procsFiles ?? [],
+      maxProcesses: this.options.maxProcesses,
+      tmpSizeBytes: Math.min(spec.memoryMiB, this.options.maxTmpMiB) * 1024 * 1024,
+    });
     return {
       replicaId,
       jobId: spec.jobId,
       attempt: spec.attempt,
       replicaIndex: spec.replicaIndex,
       argv,
-      env: { PATH: DEFAULT_PATH, HOME: spec.workDir, TMPDIR: "/tmp", ...spec.env },
-      cwd: spec.workDir,
+      // The launcher's own, fixed environment: the job's is in envFile, applied inside (sandbox.ts).
+      env: { ...LAUNCHER_ENV },
+      // Not the job's dir: nothing host-side resolves a relative path against what the job controls.
+      cwd: sandboxed ? "/" : spec.workDir,
       stdoutPath: files.stdout,
       stderrPath: files.stderr,
       timeoutMs: spec.timeoutSeconds === null ? null : Math.round(spec.timeoutSeconds * 1000),
       graceMs: spec.graceMs ?? this.options.defaultGraceMs,
       spareLeaderOnTerm: sandboxed,
       sandbox: sandboxed ? "bubblewrap" : "none",
+      maskValues: (spec.maskInLogs ?? []).filter((value) => value.length > 0),
+      cgroupDirs: cgroup?.dirs ?? [],
+      envFile,
       createdAt: new Date().toISOString(),
     };
   }
@@ -305,6 +366,7 @@ export class LocalRuntime implements Runtime {
       message,
     };
     this.store.writeExit(replicaId, record);
+    removeReplicaCgroup(launch.cgroupDirs ?? []);
     return toReplicaExit(replicaId, record, launch);
   }
 

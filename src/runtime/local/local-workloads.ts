@@ -17,8 +17,10 @@ export interface LocalWorkloadsOptions {
   /** Configured interpreter for `python` commands. */
   python?: string;
   nvidiaSmiPath?: string;
-  /** "auto" (default) or "none" (tests of the unsandboxed path). */
-  sandbox?: "auto" | "bubblewrap" | "none";
+  /** "bubblewrap" (default: required, fail closed) or "none" (MLOPS_SANDBOX=none: no isolation). */
+  sandbox?: "bubblewrap" | "none";
+  /** PATH to find `bwrap` on (default: the system directories). */
+  searchPath?: string;
 }
 
 export interface LocalWorkloads {
@@ -59,7 +61,8 @@ export async function createLocalWorkloads(options: LocalWorkloadsOptions): Prom
     logDir: path.join(options.dataDir, "job-logs"),
     hiddenPaths: [options.dataDir],
     readOnlyPaths,
-    sandbox: options.sandbox ?? "auto",
+    sandbox: options.sandbox ?? "bubblewrap",
+    searchPath: options.searchPath,
   });
   let python: Promise<string | null> | undefined;
   return {

@@ -14,7 +14,7 @@ import {
   readAll,
   type TestLayout,
   uniqueMarker,
-} from "./test-harness.js";
+} from "../../../test/support/runtime-harness.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const RUNTIME_MODULE = new URL("./local-runtime.ts", import.meta.url).href;
@@ -77,7 +77,7 @@ setInterval(() => {}, 1000);
   return { child, ids };
 }
 
-describe.each(["auto", "none"] as const)("after a control-plane crash (sandbox: %s)", (sandbox) => {
+describe.each(["bubblewrap", "none"] as const)("after a control-plane crash (sandbox: %s)", (sandbox) => {
   it("a fresh runtime finds running, finished and lost replicas, and leaves nothing running", async () => {
     layout = makeLayout("reconcile-");
     const marker = uniqueMarker();
@@ -94,7 +94,11 @@ describe.each(["auto", "none"] as const)("after a control-plane crash (sandbox: 
     // "later" ends while no control plane runs; its supervisor still records the exit. Poll for the records
     // rather than sleeping a fixed time: on a loaded machine the sandboxed start alone can take a second.
     const exitFile = (id: string) => path.join(layout!.stateDir, "replicas", id, "exit.json");
-    for (let waited = 0; !(existsSync(exitFile(ids.later)) && existsSync(exitFile(ids.quick))); waited += 100) {
+    for (
+      let waited = 0;
+      !(existsSync(exitFile(ids.later)) && existsSync(exitFile(ids.quick)));
+      waited += 100
+    ) {
       if (waited > 20_000) throw new Error("the supervisors of 'later'/'quick' never recorded an exit");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -6,7 +6,9 @@ import type { ReplicaEnd, ReplicaExit } from "../runtime.js";
 
 /**
  * The local runtime's per-replica records on disk, `<stateDir>/replicas/<replicaId>/`:
- * - launch.json  written by the runtime before the supervisor starts (mode 0600: it holds the env);
+ * - launch.json  written by the runtime before the supervisor starts (mode 0600: it holds the values
+ *                masked in logs);
+ * - env.sh       the job's environment script, bound read-only into the sandbox (see sandbox.ts);
  * - process.json written by the supervisor once the workload runs (pids and /proc start times);
  * - stop.json    written by the runtime before it asks the supervisor to stop the replica;
  * - exit.json    written by the supervisor when the workload has ended (or by a runtime that found the
@@ -28,6 +30,12 @@ export interface LaunchRecord {
   /** The leader is bubblewrap's outer process (see supervisor-script.ts). */
   spareLeaderOnTerm: boolean;
   sandbox: "bubblewrap" | "none";
+  /** Written as "***" in the log files (the supervisor pipes the output when there are any). */
+  maskValues?: string[];
+  /** The replica's cgroup directories, removed by the supervisor when it has ended. */
+  cgroupDirs?: string[];
+  /** The job's env script (holds its token), removed when the replica has ended. */
+  envFile?: string;
   createdAt: string;
 }
 

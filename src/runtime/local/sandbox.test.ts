@@ -1,15 +1,23 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalRuntime } from "./local-runtime.js";
 import { bubblewrapArgs, probeBubblewrap } from "./sandbox.js";
-import { createRuntime, makeLayout, readAll, spec, type TestLayout } from "./test-harness.js";
+import {
+  createRuntime,
+  makeLayout,
+  readAll,
+  spec,
+  type TestLayout,
+} from "../../../test/support/runtime-harness.js";
+
+const extra = { envFile: "/state/env.sh", network: "host" as const, tmpSizeBytes: 64 * 1024 * 1024 };
 
 describe("bubblewrapArgs", () => {
   it("binds only the assigned GPU device nodes, plus the control nodes", () => {
     const args = bubblewrapArgs(
-      { workDir: "/srv/jobs/a", gpuDeviceIndices: [1, 3], hiddenPaths: [], readOnlyPaths: [] },
+      { workDir: "/srv/jobs/a", gpuDeviceIndices: [1, 3], hiddenPaths: [], readOnlyPaths: [], ...extra },
       ["python", "train.py"],
     );
     const devBinds = args.flatMap((arg, i) => (arg === "--dev-bind-try" ? [args[i + 1]] : []));
@@ -21,9 +29,9 @@ describe("bubblewrapArgs", () => {
       "/dev/nvidia-uvm-tools",
       "/dev/nvidia-modeset",
     ]);
-    expect(args.slice(-4)).toEqual(["/srv/jobs/a", "--", "python", "train.py"]);
+    expect(args.slice(-2)).toEqual(["python", "train.py"]);
     const cpuOnly = bubblewrapArgs(
-      { workDir: "/srv/jobs/a", gpuDeviceIndices: [], hiddenPaths: [], readOnlyPaths: [] },
+      { workDir: "/srv/jobs/a", gpuDeviceIndices: [], hiddenPaths: [], readOnlyPaths: [], ...extra },
       ["x"],
     );
     expect(cpuOnly.join(" ")).not.toContain("nvidia");
@@ -35,7 +43,13 @@ describe("bubblewrapArgs", () => {
     try {
       const workDir = path.join(root, "data", "jobs", "a");
       const args = bubblewrapArgs(
-        { workDir, gpuDeviceIndices: [], hiddenPaths: [path.join(root, "data")], readOnlyPaths: [root] },
+        {
+          workDir,
+          gpuDeviceIndices: [],
+          hiddenPaths: [path.join(root, "data")],
+          readOnlyPaths: [root],
+          ...extra,
+        },
         ["x"],
       ).join(" ");
       const mask = args.indexOf(`--tmpfs ${path.join(root, "data")}`);
@@ -50,6 +64,13 @@ describe("bubblewrapArgs", () => {
 
 const bubblewrap = await probeBubblewrap("/usr/bin/bwrap");
 
+// Under CI=true a missing sandbox fails the run instead of passing it by skipping (docs/security.md).
+if (!bubblewrap.available && process.env.CI === "true") {
+  it("has a working bubblewrap sandbox (CI=true: the sandbox tests must run)", () => {
+    throw new Error(`CI=true: ${bubblewrap.reason}`);
+  });
+}
+
 describe.skipIf(!bubblewrap.available)("the bubblewrap sandbox", () => {
   let layout: TestLayout;
   let runtime: LocalRuntime;
@@ -59,6 +80,8 @@ describe.skipIf(!bubblewrap.available)("the bubblewrap sandbox", () => {
 
   beforeAll(async () => {
     layout = makeLayout("sandbox-");
+    // Traversable, as a real installation is: the data dir is then hidden only by the sandbox's mask.
+    chmodSync(layout.root, 0o755);
     database = path.join(layout.dataDir, "mlops.sqlite");
     writeFileSync(database, "SQLite format 3\0 secret rows");
     otherSecret = path.join(layout.jobsDir, "other-job", "secret.txt");

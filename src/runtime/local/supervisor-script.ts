@@ -13,8 +13,14 @@
  * .cjs file (readable in `ps`). It uses nothing but Node's standard library.
  *
  * Protocol: reads launch.json {argv, env, cwd, stdoutPath, stderrPath, timeoutMs, graceMs,
- * spareLeaderOnTerm}; prints one JSON line {"pid": N} on stdout once the workload runs; on SIGTERM reads
- * stop.json {graceMs} and stops the workload (SIGTERM to the group, SIGKILL after the grace).
+ * spareLeaderOnTerm, maskValues, cgroupDirs, envFile}; prints one JSON line {"pid": N} on stdout once the
+ * workload runs; on SIGTERM reads stop.json {graceMs} and stops the workload (SIGTERM to the group,
+ * SIGKILL after the grace).
+ *
+ * Secrets in logs: when `maskValues` is not empty (the job's token), the workload's output goes through
+ * a pipe and every occurrence of a value is written to the log files as "***" — also one split across
+ * reads: a tail that could be the start of a value is held back until the next read (docs/security.md).
+ * When the replica has ended, its cgroup directories and its env file are removed.
  */
 export const SUPERVISOR_SOURCE = String.raw`"use strict";
 const fs = require("node:fs");
@@ -108,9 +114,13 @@ function finish(exitCode, signal, message) {
       }
       return setTimeout(reap, end === null ? 10 : 50);
     }
+    if (openStreams > 0 && Date.now() < giveUpAt) return setTimeout(reap, 10);
     clearTimeout(killTimer);
+    const oom = oomKilled();
+    cleanUp();
     const record = { exitCode, signal, end: end || "exited", startedAt, endedAt: new Date().toISOString() };
     if (message) record.message = message;
+    else if (oom) record.message = "out of memory: killed at the replica's memory limit";
     if (members.length > 0) record.message = "processes " + members.join(",") + " would not die";
     writeJson("exit.json", record);
     process.exit(0);
@@ -118,16 +128,91 @@ function finish(exitCode, signal, message) {
   reap();
 }
 
-const out = fs.openSync(launch.stdoutPath, "a");
-const err = fs.openSync(launch.stderrPath, "a");
+// Whether the kernel OOM-killed a process of the replica's cgroup (v2 memory.events, v1 memory.oom_control).
+function oomKilled() {
+  for (const cgroupDir of launch.cgroupDirs || []) {
+    for (const file of ["memory.events", "memory.oom_control"]) {
+      try {
+        const match = /oom_kill (\d+)/.exec(fs.readFileSync(path.join(cgroupDir, file), "utf8"));
+        if (match && Number(match[1]) > 0) return true;
+      } catch {}
+    }
+  }
+  return false;
+}
+
+function cleanUp() {
+  for (const cgroupDir of launch.cgroupDirs || []) {
+    try { fs.rmdirSync(cgroupDir); } catch {}
+  }
+  if (launch.envFile) {
+    try { fs.unlinkSync(launch.envFile); } catch {}
+  }
+}
+
+const STARS = Buffer.from("***");
+const masks = (launch.maskValues || []).filter((value) => value.length > 0).map((value) => Buffer.from(value));
+let openStreams = 0;
+
+function replaceAll(buf, value) {
+  let at = buf.indexOf(value);
+  if (at < 0) return buf;
+  const parts = [];
+  let from = 0;
+  while (at >= 0) {
+    parts.push(buf.subarray(from, at), STARS);
+    from = at + value.length;
+    at = buf.indexOf(value, from);
+  }
+  parts.push(buf.subarray(from));
+  return Buffer.concat(parts);
+}
+
+// Length of the longest tail of buf that is the start of a masked value (held back for the next read).
+function heldTail(buf) {
+  let hold = 0;
+  for (const value of masks) {
+    for (let k = Math.min(value.length - 1, buf.length); k > hold; k--) {
+      if (buf.subarray(buf.length - k).equals(value.subarray(0, k))) { hold = k; break; }
+    }
+  }
+  return hold;
+}
+
+function maskedSink(stream, file) {
+  const fd = fs.openSync(file, "a");
+  let carry = Buffer.alloc(0);
+  openStreams++;
+  stream.on("data", (chunk) => {
+    let buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    for (const value of masks) buf = replaceAll(buf, value);
+    const hold = heldTail(buf);
+    carry = Buffer.from(buf.subarray(buf.length - hold));
+    if (buf.length > hold) fs.writeSync(fd, buf.subarray(0, buf.length - hold));
+  });
+  stream.on("close", () => {
+    if (carry.length > 0) fs.writeSync(fd, carry);
+    fs.closeSync(fd);
+    openStreams--;
+  });
+}
+
+const piped = masks.length > 0;
+const out = piped ? "pipe" : fs.openSync(launch.stdoutPath, "a");
+const err = piped ? "pipe" : fs.openSync(launch.stderrPath, "a");
 const child = spawn(launch.argv[0], launch.argv.slice(1), {
   cwd: launch.cwd,
   env: launch.env,
   detached: true,
   stdio: ["ignore", out, err],
 });
-fs.closeSync(out);
-fs.closeSync(err);
+if (piped) {
+  maskedSink(child.stdout, launch.stdoutPath);
+  maskedSink(child.stderr, launch.stderrPath);
+} else {
+  fs.closeSync(out);
+  fs.closeSync(err);
+}
 child.on("error", (error) => {
   fs.appendFileSync(launch.stderrPath, "[mlops] cannot start the workload: " + error.message + "\n");
   finish(127, null, "cannot start the workload: " + error.message);

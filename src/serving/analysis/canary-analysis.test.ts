@@ -52,6 +52,27 @@ describe("canary step analysis", () => {
     expect(bad.agreement).toBe(0.5);
   });
 
+  it("does not judge latency on a handful of requests (a better candidate is not rolled back on p95 noise)", () => {
+    const tiny = parsePlan({ ...plan, minRequests: 5 });
+    const noisy = { canary: stats({ requests: 5, p95Ms: 40 }), primary: stats({ requests: 45, p95Ms: 4 }) };
+    const a = judgeStep(tiny, noisy);
+    expect(a.verdict).toBe("pass");
+    expect(a.notes.join()).toMatch(
+      /latency not judged: 5 canary and 45 primary successful requests, 50 each/,
+    );
+    // Enough samples on both sides: the same ratio fails.
+    const judged = judgeStep(parsePlan({ ...tiny, minLatencySamples: 5 }), noisy);
+    expect(judged.verdict).toBe("fail");
+    expect(judged.reasons.join()).toMatch(/p95 latency/);
+    // Errors do not count as timed samples.
+    const errored = judgeStep(parsePlan({ ...tiny, minLatencySamples: 5, maxErrorRate: 1 }), {
+      canary: stats({ requests: 5, errors: 1, errorRate: 0.2, p95Ms: 40 }),
+      primary: stats({}),
+    });
+    expect(errored.notes.join()).toMatch(/latency not judged/);
+    expect(() => parsePlan({ minLatencySamples: 0 })).toThrow(/minLatencySamples/);
+  });
+
   it("does not let sub-millisecond jitter fail the latency ratio", () => {
     const a = judgeStep(plan, { canary: stats({ p95Ms: 0.9 }), primary: stats({ p95Ms: 0.2 }) });
     expect(a.p95Ratio).toBe(1);

@@ -1,15 +1,26 @@
 import type { AnalysisPlan } from "../deployments/deployment.js";
 import type { VersionWindowStats } from "../prediction-log/prediction-record.js";
 
-/** Labelers' votes on one model version's predictions (the data domain's agreementFor). */
+/** Labelers' votes on one model version's predictions (the data domain's servedAgreement). */
 export interface AgreementCounts {
   accepted: number;
   corrected: number;
   total: number;
 }
 
+/**
+ * Votes on predictions the deployment issued, counted from its own project's datasets only, so that no
+ * other project can move (or roll back) a canary with labels (docs/security.md, tenancy).
+ */
 export interface AgreementSource {
-  agreementFor(modelVersionKey: string, since?: number, deployment?: string): Promise<AgreementCounts>;
+  servedAgreement(query: {
+    projectId: string;
+    deploymentId: string;
+    modelVersionId: string;
+    /** `model:version` */
+    modelVersion: string;
+    since?: number;
+  }): Promise<AgreementCounts>;
 }
 
 export interface StepFigures {
@@ -33,6 +44,9 @@ export interface StepAnalysis {
   agreement: number | null;
   figures: StepFigures;
 }
+
+/** Successful requests per version before a p95 is compared, for plans stored without minLatencySamples. */
+export const DEFAULT_MIN_LATENCY_SAMPLES = 50;
 
 /** Latencies under this count as this much, so sub-millisecond jitter cannot fail (or pass) a ratio. */
 export const LATENCY_FLOOR_MS = 1;
@@ -66,7 +80,13 @@ export function judgeStep(plan: AnalysisPlan, figures: StepFigures): StepAnalysi
     );
   } else notes.push(`error rate ${pct(canary.errorRate)} <= ${pct(plan.maxErrorRate)}`);
 
-  if (p95Ratio === null) {
+  const latencySamples = plan.minLatencySamples ?? DEFAULT_MIN_LATENCY_SAMPLES;
+  const timed = Math.min(canary.requests - canary.errors, primary.requests - primary.errors);
+  if (p95Ratio !== null && timed < latencySamples) {
+    notes.push(
+      `latency not judged: ${canary.requests - canary.errors} canary and ${primary.requests - primary.errors} primary successful requests, ${latencySamples} each needed`,
+    );
+  } else if (p95Ratio === null) {
     notes.push(
       canary.p95Ms === null
         ? "no successful canary request to time"

@@ -171,10 +171,13 @@ export class CanaryAnalysisLoop {
     const [canary, primary, agreement] = await Promise.all([
       window(d.canaryVersionId as string),
       window(d.primaryVersionId),
-      this.o.agreement?.agreementFor(
-        modelVersionKey(d.modelName, d.canaryVersion as number),
-        d.canaryStartedAt ?? since,
-      ),
+      this.o.agreement?.servedAgreement({
+        projectId: d.projectId,
+        deploymentId: d.id,
+        modelVersionId: d.canaryVersionId as string,
+        modelVersion: modelVersionKey(d.modelName, d.canaryVersion as number),
+        since: d.canaryStartedAt ?? since,
+      }),
     ]);
     return { canary, primary, agreement };
   }

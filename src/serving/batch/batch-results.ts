@@ -11,10 +11,16 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export interface ExportOptions {
   /** Base URL of this server, for dataset images served by `GET /api/v1/datasets/{d}/items/{i}/image`. */
   publicUrl: string;
+  /**
+   * Path + query of a signed, expiring URL for a dataset item's image, which Label Studio can load without a
+   * token (docs/architecture/data.md). Without it, exports name the token-protected item image route.
+   */
+  signedImagePath?: (datasetId: string, itemId: string) => string;
   /** Prefix for input-directory images (e.g. Label Studio's `/data/local-files/?d=images/`); default none. */
   imageRoot?: string;
   fromName?: string;
   toName?: string;
+  dataKey?: string;
 }
 
 const PAGE = 1000;
@@ -55,9 +61,15 @@ export class BatchResults {
           imageOf: (r) => imageOf(batch, r, url, options),
           fromName: options.fromName,
           toName: options.toName,
+          dataKey: options.dataKey,
         });
       }
     })();
+  }
+
+  /** The batch, for a caller that may read it (exports pick the Label Studio setup by its project). */
+  async find(principal: Principal, id: string): Promise<BatchPrediction> {
+    return this.batches.find(principal, id, "read");
   }
 
   async coco(principal: Principal, id: string, options: ExportOptions): Promise<CocoDocument> {
@@ -107,5 +119,7 @@ function imageOf(batch: BatchPrediction, r: BatchResult, url: string | null, opt
   if (batch.source.kind === "input") return `${options.imageRoot ?? ""}${r.key}`;
   if (url) return url;
   const base = options.publicUrl.replace(/\/$/, "");
+  if (options.signedImagePath && r.itemId)
+    return `${base}${options.signedImagePath(batch.source.datasetId, r.itemId)}`;
   return `${base}/api/v1/datasets/${batch.source.datasetId}/items/${r.itemId}/image`;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ArtifactStore } from "../../artifacts/artifact-store.js";
+import type { BlobOwnership } from "../../artifacts/blob-ownership.js";
 import type { AuditLog } from "../../audit/audit-log.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
 import {
@@ -55,6 +56,8 @@ export interface BatchServiceDeps {
   datasets: BatchDatasets;
   jobs: BatchJobs;
   artifacts: ArtifactStore;
+  /** Input archives resolve only for the project that owns them. */
+  blobs: BlobOwnership;
   audit: AuditLog;
   /** The worker's command line for a batch (`node bin/mlops.js batch worker <id>`). */
   workerCommand: (batchId: string) => string[];
@@ -109,7 +112,8 @@ export class BatchService {
       source = { kind: "dataset", datasetId: dataset.id, datasetName: dataset.name };
     } else {
       const digest = String(input.inputDigest).toLowerCase();
-      if (!(await this.deps.artifacts.has(digest)))
+      // Another project's archive gets the same answer as a missing one (docs/security.md, tenancy).
+      if (!(await this.deps.blobs.resolve(project.id, digest)))
         throw new InputError(
           `no uploaded archive ${digest}: upload the images first (POST /api/v1/jobs/code)`,
         );

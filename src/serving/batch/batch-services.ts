@@ -1,4 +1,5 @@
 import type { ArtifactStore } from "../../artifacts/artifact-store.js";
+import type { BlobOwnership } from "../../artifacts/blob-ownership.js";
 import type { AuditLog } from "../../audit/audit-log.js";
 import type { BatchDatasets, BatchJobs, BatchModels, BatchProjects } from "./batch-ports.js";
 import { BatchResults } from "./batch-results.js";
@@ -24,6 +25,7 @@ export interface BatchServicesDeps {
   datasets: BatchDatasets;
   jobs: BatchJobs;
   artifacts: ArtifactStore;
+  blobs: BlobOwnership;
   audit: AuditLog;
   workerCommand?: (batchId: string) => string[];
   workerMemoryMiB?: number;

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { ArtifactStore } from "../../artifacts/artifact-store.js";
+import { grantWorkload } from "../../auth/authorization.js";
 import type { Principal } from "../../auth/principal.js";
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from "../../errors.js";
 import { type BatchPrediction, chunkRange } from "./batch.js";
@@ -169,8 +170,9 @@ export class BatchWorkerApi {
   private async authorize(principal: Principal, id: string): Promise<BatchPrediction> {
     const batch = await this.deps.store.getBatch(id);
     if (!batch) throw new NotFoundError(`batch prediction ${id} not found`);
-    await this.deps.projects.getProject(principal, batch.projectId, "write");
     if (principal.scope) {
+      // Another project's workload learns nothing about this batch (not even its job).
+      await this.deps.projects.getProject(principal, batch.projectId, "read");
       const jobId = principal.scope.jobId;
       if (!jobId) throw new ForbiddenError("only a batch prediction's own job may act as its worker");
       if (batch.jobId === null)
@@ -180,6 +182,8 @@ export class BatchWorkerApi {
           `job ${jobId} is not the worker of batch prediction ${id} (job ${batch.jobId} is)`,
         );
     }
+    const granted = grantWorkload(principal, "batch.report", { jobId: batch.jobId });
+    await this.deps.projects.getProject(granted, batch.projectId, "write");
     return batch;
   }
 }

@@ -12,10 +12,13 @@ export interface LabelStudioExportOptions {
   fromName?: string;
   /** `<Image name=...>`. */
   toName?: string;
+  /** Task data key the `<Image value="$key">` reads (default `image`). */
+  dataKey?: string;
 }
 
 export interface LabelStudioTask {
-  data: { image: string; mlops_key: string; mlops_item_id?: string };
+  /** `[dataKey]`: the image URL; plus `mlops_key` and `mlops_item_id`. */
+  data: Record<string, string>;
   predictions: Array<{
     model_version: string;
     score: number;
@@ -38,7 +41,10 @@ export function toLabelStudioTask(
   r: BatchResult,
   options: LabelStudioExportOptions,
 ): LabelStudioTask {
-  const data: LabelStudioTask["data"] = { image: options.imageOf(r), mlops_key: r.key };
+  const data: LabelStudioTask["data"] = {
+    [options.dataKey ?? "image"]: options.imageOf(r),
+    mlops_key: r.key,
+  };
   if (r.itemId) data.mlops_item_id = r.itemId;
   const p = r.prediction;
   if (p.error) return { data, predictions: [] };

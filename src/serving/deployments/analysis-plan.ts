@@ -9,6 +9,7 @@ export const DEFAULT_PLAN: AnalysisPlan = {
   minRequests: 50,
   maxErrorRate: 0.01,
   maxP95LatencyRatio: 1.5,
+  minLatencySamples: 50,
   failureLimit: 2,
   auto: false,
 };
@@ -34,6 +35,12 @@ export function parsePlan(input: PlanInput = {}, base: AnalysisPlan = DEFAULT_PL
   );
   check(isFiniteIn(plan.maxErrorRate, 0, 1), "maxErrorRate", "must be a fraction in [0, 1]");
   check(isFiniteIn(plan.maxP95LatencyRatio, 1, 1000), "maxP95LatencyRatio", "must be >= 1");
+  check(
+    plan.minLatencySamples === undefined ||
+      (Number.isInteger(plan.minLatencySamples) && (plan.minLatencySamples ?? 0) >= 1),
+    "minLatencySamples",
+    "must be a positive integer",
+  );
   check(
     Number.isInteger(plan.failureLimit) && plan.failureLimit >= 1,
     "failureLimit",

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { DEFAULT_PROJECT, type IdentityService } from "../../auth/identity-service.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
 import type { Permission } from "../../auth/roles.js";
-import { ConflictError, InputError, NotFoundError, UnprocessableError } from "../../errors.js";
+import { ConflictError, InputError, UnprocessableError } from "../../errors.js";
 import type { ModelVersion } from "../../registry/registry-store.js";
 import type { EventPublisher } from "../../events/events.js";
 import { initialWeight, type PlanInput, parsePlan } from "./analysis-plan.js";
@@ -15,6 +15,7 @@ import {
   isDeploymentName,
   type LabelStudioSetup,
 } from "./deployment.js";
+import { lookupFor, resolveDeploymentRef } from "./deployment-ref.js";
 import type { DeploymentStore } from "./deployment-store.js";
 import { promoteCanary } from "./promotion-flow.js";
 import { checkCanary, checkPrimary, type RegistryPort } from "./version-rules.js";
@@ -45,6 +46,8 @@ export interface DeploymentServiceDeps {
   events: EventPublisher;
   /** Reloads this process's routing table after a create/delete. */
   onChanged: () => Promise<void>;
+  /** Refuses a version whose parity samples serving's preprocessing does not reproduce (docs/serving-model-format.md). */
+  parity?: (version: ModelVersion) => Promise<void>;
   now?: () => number;
 }
 
@@ -70,8 +73,9 @@ export class DeploymentService {
       input.project ?? DEFAULT_PROJECT,
       "deploy",
     );
-    if (await this.deps.store.findByName(input.name))
-      throw new ConflictError(`a deployment named ${input.name} already exists`);
+    // Names are unique per project: one used only in another project neither blocks nor shows here.
+    if ((await this.deps.store.findNamed(input.name)).some((d) => d.projectId === project.id))
+      throw new ConflictError(`a deployment named ${input.name} already exists in this project`);
     const model = await this.deps.registry.getModel(principal, project.id, input.model);
     let version: ModelVersion | undefined;
     if (input.version !== undefined) {
@@ -87,6 +91,7 @@ export class DeploymentService {
       }
     }
     checkPrimary(environment, version);
+    await this.deps.parity?.(version);
     const at = this.now();
     const d: Deployment = {
       id: randomUUID(),
@@ -138,9 +143,12 @@ export class DeploymentService {
     return d;
   }
 
+  /** `name` is a deployment reference: `name` or `project/name` (deployment-ref.ts). */
   async get(principal: Principal, name: string, permission: Permission = "read"): Promise<Deployment> {
-    const d = await this.deps.store.findByName(name);
-    if (!d) throw new NotFoundError(`deployment ${name} not found`);
+    const d = await resolveDeploymentRef(
+      name,
+      lookupFor(this.deps.identity, principal, (n) => this.deps.store.findNamed(n)),
+    );
     await this.deps.identity.getProject(principal, d.projectId, permission);
     return d;
   }
@@ -168,6 +176,7 @@ export class DeploymentService {
     if (version.id === d.primaryVersionId)
       throw new ConflictError(`version ${version.version} is already the primary of ${d.name}`);
     const evidence = await checkCanary(this.deps.registry, d.environment, version);
+    await this.deps.parity?.(version);
     return this.deps.changes.apply(
       d,
       { action: "start_canary", canaryVersionId: version.id, canaryVersion: version.version, weight, plan },
@@ -240,6 +249,8 @@ export class DeploymentService {
   ): Promise<Deployment> {
     const d = await this.get(principal, name, "predict");
     if (JSON.stringify(d.labelStudio) === JSON.stringify(setup)) return d;
+    await this.deps.identity.getProject(principal, d.projectId, "deploy"); // changing it: engineer+
+
     return this.deps.changes.apply(
       d,
       { action: "configure_label_studio", setup },

@@ -53,7 +53,13 @@ export async function deploymentStatus(
       const modelVersion = modelVersionKey(d.modelName, e.version);
       const [stats, votes] = await Promise.all([
         deps.predictions.windowStats({ deploymentId: d.id, modelVersionId: e.id, since }),
-        deps.agreement?.agreementFor(modelVersion, since),
+        deps.agreement?.servedAgreement({
+          projectId: d.projectId,
+          deploymentId: d.id,
+          modelVersionId: e.id,
+          modelVersion,
+          since,
+        }),
       ]);
       return {
         role: e.role,

@@ -2,7 +2,7 @@ import type { Deployment, DeploymentHistoryEntry } from "./deployment.js";
 
 /** Persistence of deployments and their history (SQL implementation: store/repositories/serving.ts). */
 export interface DeploymentStore {
-  /** Inserts a deployment with its first history entry; ConflictError when the name is taken. */
+  /** Inserts a deployment with its first history entry; ConflictError when its project has the name. */
   insert(deployment: Deployment, first: Omit<DeploymentHistoryEntry, "id">): Promise<void>;
   /**
    * Writes `next` only if the stored row still has revision `expectedRevision`, together with its
@@ -16,7 +16,8 @@ export interface DeploymentStore {
   ): Promise<boolean>;
   /** Removes a deployment and its history; bumps the generation. */
   delete(id: string): Promise<void>;
-  findByName(name: string): Promise<Deployment | undefined>;
+  /** Deployments with this name, in every project (names are unique per project only). */
+  findNamed(name: string): Promise<Deployment[]>;
   findById(id: string): Promise<Deployment | undefined>;
   list(filter?: { projectIds?: string[] }): Promise<Deployment[]>;
   history(deploymentId: string, limit?: number): Promise<DeploymentHistoryEntry[]>;

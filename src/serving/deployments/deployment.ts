@@ -23,6 +23,11 @@ export interface AnalysisPlan {
   maxErrorRate: number;
   /** Highest canary p95 latency as a multiple of the primary's p95 in the same step. */
   maxP95LatencyRatio: number;
+  /**
+   * Successful requests each version needs in a step before latency is compared: a p95 over a handful of
+   * requests is noise, and a better candidate must not be rolled back on it. Optional for stored plans.
+   */
+  minLatencySamples?: number;
   /** Lowest share of the canary's predictions that labelers accepted unchanged (checked once minLabels exist). */
   minAgreement?: number;
   /** Labels needed before agreement counts. */

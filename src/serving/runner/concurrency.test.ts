@@ -2,7 +2,7 @@ import type * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixtureModel } from "../../../test/fixtures/models/fixtures.js";
-import { createDirectSession, runDirect } from "./bench-helpers.js";
+import { createDirectSession, runDirect } from "../../../test/support/onnx-direct.js";
 import type { TensorInput } from "./model-runner.js";
 import { OnnxModelRunner } from "./onnx-model-runner.js";
 

@@ -6,7 +6,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixtureModel } from "../../../test/fixtures/models/fixtures.js";
 import { ConflictError, InputError, NotFoundError } from "../../errors.js";
-import { createDirectSession, runDirect } from "./bench-helpers.js";
+import { createDirectSession, runDirect } from "../../../test/support/onnx-direct.js";
 import { ModelLoadError } from "./model-runner.js";
 import { OnnxModelRunner } from "./onnx-model-runner.js";
 import { softmax } from "./postprocess.js";

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { ConflictError, InputError, NotFoundError } from "../../errors.js";
+import { maxRowsPerRun } from "../../registry/model-descriptor.js";
 import { checkModelAgainstDescriptor } from "./model-check.js";
 import {
   type InferOptions,
@@ -75,7 +76,8 @@ export class OnnxModelRunner implements ModelRunner {
       const reply = await this.pool
         .load({ type: "load", key, modelPath, descriptor, intraOpNumThreads: this.intraOpNumThreads })
         .catch((err: Error) => {
-          throw new ModelLoadError(`cannot load model "${key}" from ${modelPath}: ${err.message}`);
+          // The message reaches API clients: no server paths in it (docs/security.md, input validation).
+          throw new ModelLoadError(`cannot load model "${key}": ${withoutPaths(err.message, modelPath)}`);
         });
       try {
         checkModelAgainstDescriptor(key, descriptor, reply.inputs, reply.outputs);
@@ -90,7 +92,11 @@ export class OnnxModelRunner implements ModelRunner {
         inputs: reply.inputs,
         outputs: reply.outputs,
         dynamicBatch,
-        batching: dynamicBatch ? batching : undefined,
+        // Rows per run capped by input bytes: 32 rows of a 3x2048x2048 input would be 1.5 GiB.
+        batching:
+          dynamicBatch && batching
+            ? { ...batching, maxBatchSize: maxRowsPerRun(descriptor, batching.maxBatchSize) }
+            : undefined,
         loadMs: reply.loadMs,
       };
       this.models.set(key, info);
@@ -216,4 +222,12 @@ function shapesOf(wire: WireTensor[]): string {
 
 function shapesOfMeta(info: LoadedModelInfo): string {
   return info.outputs.map((o) => o.name).join(", ");
+}
+
+/** `message` with the model file's path, and any other absolute path, replaced by a placeholder. */
+export function withoutPaths(message: string, modelPath: string): string {
+  return message
+    .split(modelPath)
+    .join("<model file>")
+    .replace(/(^|[\s"'`(=:])\/[^\s"'`),:]+/g, "$1<path>");
 }

@@ -1,4 +1,3 @@
-import { NotFoundError } from "../../errors.js";
 import { type Deployment, modelVersionKey } from "../deployments/deployment.js";
 import type { DeploymentStore } from "../deployments/deployment-store.js";
 import type { ModelPool } from "./model-pool.js";
@@ -21,7 +20,8 @@ export interface DeploymentTableOptions {
  */
 export class DeploymentTable {
   readonly name = "serving-deployment-table";
-  private byName = new Map<string, Deployment>();
+  /** Names are unique per project only: one name may map to deployments of several projects. */
+  private byName = new Map<string, Deployment[]>();
   private generation = -1;
   private lastCheck = 0;
   private checking: Promise<void> | undefined;
@@ -40,24 +40,25 @@ export class DeploymentTable {
     this.staleMs = options.staleMs ?? 1000;
   }
 
-  /** The deployment as this process serves it now, or undefined. Never waits. */
-  get(name: string): Deployment | undefined {
+  /** The deployments with this name (of any project) as this process serves them now. Never waits. */
+  get(name: string): Deployment[] {
     this.checkIfStale();
-    return this.byName.get(name);
+    return this.byName.get(name) ?? [];
   }
 
-  /** Like `get`, but a name this process does not know yet triggers a check first (created elsewhere). */
-  async resolve(name: string): Promise<Deployment> {
+  /**
+   * Like `get`, but a name this process does not know yet triggers a check first (created elsewhere).
+   * Which one a caller means, and whether it may see it, is deployment-ref.ts's business.
+   */
+  async named(name: string): Promise<Deployment[]> {
     const known = this.get(name);
-    if (known) return known;
+    if (known.length > 0) return known;
     await this.refreshIfChanged();
-    const found = this.byName.get(name);
-    if (!found) throw new NotFoundError(`deployment ${name} not found`);
-    return found;
+    return this.byName.get(name) ?? [];
   }
 
   all(): Deployment[] {
-    return [...this.byName.values()];
+    return [...this.byName.values()].flat();
   }
 
   /** Reloads when the generation moved (one-row read otherwise). Concurrent callers share one check. */
@@ -68,7 +69,9 @@ export class DeploymentTable {
       const generation = await this.store.generation();
       if (generation === this.generation && !force) return;
       const deployments = await this.store.list();
-      this.byName = new Map(deployments.map((d) => [d.name, d]));
+      const byName = new Map<string, Deployment[]>();
+      for (const d of deployments) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
+      this.byName = byName;
       this.generation = generation;
       this.metrics.setWeights(
         deployments.flatMap((d) => [

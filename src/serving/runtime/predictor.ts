@@ -3,6 +3,7 @@ import type { IdentityService } from "../../auth/identity-service.js";
 import type { Principal } from "../../auth/principal.js";
 import { DomainError, InputError, NotFoundError } from "../../errors.js";
 import { type Deployment, modelVersionKey } from "../deployments/deployment.js";
+import { lookupFor, resolveDeploymentRef, parseDeploymentRef } from "../deployments/deployment-ref.js";
 import type { PredictionLogWriter } from "../prediction-log/prediction-log-writer.js";
 import type { PredictionOutcome } from "../prediction-log/prediction-record.js";
 import { chooseRoute } from "../routing/traffic-split.js";
@@ -65,16 +66,12 @@ interface Attempt<T> {
   summaries: OutputSummary[];
 }
 
-const AUTH_CACHE_MS = 2000;
-
 /**
  * The online request path: deployment -> version (traffic split) -> runner -> answer, with metrics and
  * the prediction log. A canary that fails is not the caller's problem: the primary answers and the
  * failure counts against the canary. Input the primary refuses too is the caller's fault (`invalid`).
  */
 export class Predictor {
-  private readonly authorized = new Map<string, number>();
-
   constructor(
     private readonly table: DeploymentTable,
     private readonly pool: ModelPool,
@@ -83,16 +80,33 @@ export class Predictor {
     private readonly metrics: ServingMetrics,
   ) {}
 
-  /** The deployment, if the caller may predict with it (cached briefly: this runs on every request). */
+  /**
+   * The deployment a reference (`name` or `project/name`, deployment-ref.ts) means, if the caller may
+   * predict with it (the permission is cached briefly: this runs on every request).
+   */
   async deploymentFor(name: string, principal: Principal): Promise<Deployment> {
-    const d = await this.table.resolve(name);
-    const key = `${principal.tokenId}\u0000${principal.userId}\u0000${d.projectId}`;
-    const until = this.authorized.get(key);
-    if (until === undefined || until < Date.now()) {
-      await this.identity.getProject(principal, d.projectId, "predict");
-      if (this.authorized.size > 10_000) this.authorized.clear();
-      this.authorized.set(key, Date.now() + AUTH_CACHE_MS);
+    const ref = parseDeploymentRef(name);
+    const candidates = await this.table.named(ref.name);
+    // Hot path: a bare name used by one project only, or `<project id>/name`, and the caller may predict
+    // there (decision cached). Anything else takes the full resolution below.
+    const quick =
+      ref.project === undefined
+        ? candidates.length === 1
+          ? candidates[0]
+          : undefined
+        : candidates.find((d) => d.projectId === ref.project);
+    if (quick) {
+      const allowed = await this.identity.authorizeProjectCached(principal, quick.projectId, "predict").then(
+        () => true,
+        () => false,
+      );
+      if (allowed) return quick;
     }
+    const d = await resolveDeploymentRef(
+      name,
+      lookupFor(this.identity, principal, async () => candidates),
+    );
+    await this.identity.authorizeProjectCached(principal, d.projectId, "predict");
     return d;
   }
 

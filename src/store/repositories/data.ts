@@ -7,8 +7,10 @@ import type {
   ItemWithLabel,
   NewItem,
   NewRevision,
+  ServedAgreementQuery,
 } from "../../data/data-store.js";
 import type {
+  AgreementCounts,
   AgreementRow,
   DatasetItem,
   DatasetTask,
@@ -23,6 +25,7 @@ import { ConflictError } from "../../errors.js";
 import type { Store } from "../open-store.js";
 import type { DatasetItemsTable, DatasetsTable, LabelRevisionsTable } from "../tables/data.js";
 import { SqlSnapshotQueries } from "./data-snapshots.js";
+import { servedAgreementCounts } from "./agreement-query.js";
 
 /** Rows per INSERT: well under both databases' bind-parameter limits. */
 const CHUNK = 200;
@@ -322,6 +325,10 @@ export class SqlDataStore extends SqlSnapshotQueries implements DataStore {
       if (item) out.push({ item, revision: toRevision(row) });
     }
     return out;
+  }
+
+  servedAgreement(query: ServedAgreementQuery): Promise<AgreementCounts> {
+    return servedAgreementCounts(this.db, query);
   }
 
   async agreement(filter: AgreementFilter): Promise<AgreementRow[]> {

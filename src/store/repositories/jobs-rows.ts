@@ -17,6 +17,7 @@ export function jobToRow(job: Job): Omit<JobsTable, "cancel_requested"> & { canc
     command: JSON.stringify(job.command),
     env: JSON.stringify(job.env),
     image: job.image ?? null,
+    network: job.network ?? null,
     cpu: job.resources.cpu,
     memory_mib: job.resources.memoryMiB,
     gpus: job.resources.gpus,
@@ -79,6 +80,7 @@ export function rowToJob(row: Selectable<JobsTable>): Job {
     updatedAt: iso(Number(row.updated_at))!,
   };
   if (row.image) job.image = row.image;
+  if (row.network === "host" || row.network === "none") job.network = row.network;
   if (row.distributed) job.distributed = JSON.parse(row.distributed) as Job["distributed"];
   if (row.created_by) job.createdBy = row.created_by;
   if (row.owner_id) job.ownerId = row.owner_id;

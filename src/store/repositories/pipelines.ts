@@ -29,8 +29,17 @@ export class SqlPipelineStore implements PipelineStore {
         return;
       }
       // The trigger sequence, last firing, id and creation belong to the policy's history: a replace keeps them.
-      const { id, trigger_seq, last_fired_at, created_at, created_by, model_id, project_id, ...changes } =
-        row;
+      const {
+        id,
+        trigger_seq,
+        last_fired_at,
+        threshold_met_at,
+        created_at,
+        created_by,
+        model_id,
+        project_id,
+        ...changes
+      } = row;
       await trx.updateTable("retrain_policies").set(changes).where("id", "=", existing.id).execute();
     });
     return (await this.findPolicyByModel(policy.modelId)) as RetrainPolicy;
@@ -73,13 +82,20 @@ export class SqlPipelineStore implements PipelineStore {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  async setThresholdMetAt(policyId: string, at: number | null): Promise<void> {
+    let q = this.db.updateTable("retrain_policies").set({ threshold_met_at: at }).where("id", "=", policyId);
+    // First sighting wins (two control planes); clearing is unconditional.
+    if (at !== null) q = q.where("threshold_met_at", "is", null);
+    await q.execute();
+  }
+
   async claimTrigger(run: PipelineRun, expectedSeq: number, firstStep: StepChange["open"]): Promise<boolean> {
     try {
       return await this.db.transaction().execute(async (trx) => {
         // Compare-and-set on the sequence: of two processes that read the same sequence, one moves it.
         const moved = await trx
           .updateTable("retrain_policies")
-          .set({ trigger_seq: expectedSeq + 1, last_fired_at: run.createdAt })
+          .set({ trigger_seq: expectedSeq + 1, last_fired_at: run.createdAt, threshold_met_at: null })
           .where("id", "=", run.policyId)
           .where("trigger_seq", "=", expectedSeq)
           .where("paused", "=", 0)

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
 import type {
+  EvaluationProvenance,
   ModelVersion,
   RegisteredModel,
   StageTransition,
@@ -174,5 +175,7 @@ function toValidation(r: Selectable<ModelValidationsTable>, version: number): Va
     createdAt: Number(r.created_at),
     passed: Boolean(r.passed),
     decision: JSON.parse(r.decision) as ValidationDecision,
+    provenance: r.provenance === "platform" ? "platform" : "reported",
+    evaluation: r.evaluation ? (JSON.parse(r.evaluation) as EvaluationProvenance) : null,
   };
 }

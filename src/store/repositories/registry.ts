@@ -275,6 +275,8 @@ export class SqlRegistryStore implements RegistryStore {
         created_at: r.createdAt,
         passed: r.passed ? 1 : 0,
         decision: JSON.stringify(r.decision),
+        provenance: r.provenance,
+        evaluation: r.evaluation ? JSON.stringify(r.evaluation) : null,
       })
       .execute();
   }

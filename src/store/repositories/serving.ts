@@ -32,7 +32,7 @@ export class SqlDeploymentStore implements DeploymentStore {
       });
     } catch (err) {
       if (this.store.dialect.isUniqueViolation(err)) {
-        throw new ConflictError(`a deployment named ${deployment.name} already exists`);
+        throw new ConflictError(`a deployment named ${deployment.name} already exists in this project`);
       }
       throw err;
     }
@@ -66,13 +66,14 @@ export class SqlDeploymentStore implements DeploymentStore {
     });
   }
 
-  async findByName(name: string): Promise<Deployment | undefined> {
-    const row = await this.db
+  async findNamed(name: string): Promise<Deployment[]> {
+    const rows = await this.db
       .selectFrom("deployments")
       .selectAll()
       .where("name", "=", name)
-      .executeTakeFirst();
-    return row ? fromRow(row) : undefined;
+      .orderBy("created_at")
+      .execute();
+    return rows.map(fromRow);
   }
 
   async findById(id: string): Promise<Deployment | undefined> {

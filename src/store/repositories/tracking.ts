@@ -171,6 +171,15 @@ export class SqlTrackingStore implements TrackingStore {
       .execute();
   }
 
+  async deleteExperimentTag(id: string, key: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom("experiment_tags")
+      .where("experiment_id", "=", Number(id))
+      .where("key", "=", key)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
   async insertRun(info: RunInfo, tags: KeyValue[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx

@@ -149,6 +149,15 @@ export class SqlWebhookStore implements WebhookStore {
     return rows.map(toDelivery);
   }
 
+  async countDeliveriesByStatus(): Promise<Partial<Record<DeliveryStatus, number>>> {
+    const rows = await this.store.db
+      .selectFrom("webhook_deliveries")
+      .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
+      .groupBy("status")
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status as DeliveryStatus, Number(r.n)]));
+  }
+
   async listAttempts(deliveryIds: string[]): Promise<DeliveryAttempt[]> {
     if (deliveryIds.length === 0) return [];
     const rows = await this.store.db

@@ -1,6 +1,6 @@
 import type { Generated } from "kysely";
 
-/** Jobs (SPEC §4): one row per job; `attempt` counts retries. Times are epoch ms. */
+/** Jobs (docs/jobs-and-workloads.md): one row per job; `attempt` counts retries. Times are epoch ms. */
 export interface JobsTable {
   id: string;
   project_id: string;
@@ -10,6 +10,8 @@ export interface JobsTable {
   /** JSON object of the user's environment variables. */
   env: string;
   image: string | null;
+  /** "host" | "none"; null = the server's default. */
+  network: string | null;
   cpu: number;
   memory_mib: number;
   gpus: number;

@@ -22,6 +22,10 @@ export interface RetrainPoliciesTable {
   /** Number of firings so far; a firing claims trigger_seq + 1 with a conditional update. */
   trigger_seq: number;
   last_fired_at: number | null;
+  /** Seconds without label changes (and no open import) before the trigger fires. */
+  settle_seconds: number;
+  /** When the trigger first saw the threshold met (bounds the quiet-period wait); null below it. */
+  threshold_met_at: number | null;
   owner_id: string;
   created_at: number;
   updated_at: number;

@@ -83,6 +83,10 @@ export interface ModelValidationsTable {
   passed: number;
   /** JSON ValidationDecision. */
   decision: string;
+  /** `platform` | `reported` (0152). */
+  provenance: string;
+  /** JSON EvaluationProvenance, for platform records. */
+  evaluation: string | null;
 }
 
 export interface WebhooksTable {

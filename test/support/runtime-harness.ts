@@ -2,12 +2,12 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } fro
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ReplicaSpec } from "../runtime.js";
-import { LocalRuntime, type LocalRuntimeOptions } from "./local-runtime.js";
-import { processGroupMembers } from "./proc.js";
+import type { ReplicaSpec } from "../../src/runtime/runtime.js";
+import { LocalRuntime, type LocalRuntimeOptions } from "../../src/runtime/local/local-runtime.js";
+import { processGroupMembers } from "../../src/runtime/local/proc.js";
 
 /** Shared by the local runtime's tests: temp layout, fixtures, and "is anything left running" checks. */
-export const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/workloads/", import.meta.url));
+export const FIXTURES = fileURLToPath(new URL("../fixtures/workloads/", import.meta.url));
 
 export interface TestLayout {
   root: string;

@@ -1,7 +1,7 @@
-import type { ResourceHold, SchedulerNode } from "./capacity-pool.js";
-import { parseGpuDeclaration } from "./gpu-inventory.js";
-import type { ProjectQuota } from "./quota-ledger.js";
-import type { QueuedJob, ScheduleInput } from "./scheduler.js";
+import type { ResourceHold, SchedulerNode } from "../../src/jobs/capacity-pool.js";
+import { parseGpuDeclaration } from "../../src/jobs/gpu-inventory.js";
+import type { ProjectQuota } from "../../src/jobs/quota-ledger.js";
+import type { QueuedJob, ScheduleInput } from "../../src/jobs/scheduler.js";
 
 /**
  * A deterministic, realistic-looking scheduler input for the benchmark and the large-queue test: one
