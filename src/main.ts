@@ -7,6 +7,9 @@ import { createPlatform, type Logger, type Platform, startBackgroundWork } from 
  * The composition root: config -> store -> services -> HTTP server -> background loops.
  * The only module (with the CLI entry) that looks at process.env.
  */
+
+/** How long in-flight requests may take to finish when the server stops. */
+const SHUTDOWN_GRACE_MS = 5_000;
 export interface RunningServer {
   app: App;
   platform: Platform;
@@ -49,7 +52,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      // In-flight requests get a grace period; a connection still busy after it (a client that stalled
+      // mid-upload) is cut, or it would hold the shutdown for the keep-alive timeout (72 s).
+      const cut = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      cut.unref();
       await app.close();
+      clearTimeout(cut);
       await platform.close();
     })();
     return closing;

@@ -256,7 +256,10 @@ export async function createPlatform(
     agreement: data,
     isLeader: () => leader.isHeld(),
     dataDir: config.dataDir,
-    imageHosts: config.servingImageHosts?.split(",").map((h) => h.trim()).filter(Boolean),
+    imageHosts: config.servingImageHosts
+      ?.split(",")
+      .map((h) => h.trim())
+      .filter(Boolean),
     log: (message, details) => log.warn(details, message),
   });
 
@@ -346,12 +349,16 @@ export async function createPlatform(
   jobMetrics = registerJobMetrics(platform.metrics.registry, jobStore, workloads.inventory, (err) =>
     log.warn({ err }, "job metrics unavailable"),
   );
-  registerAgreementMetrics(platform.metrics.registry, () => data.agreement.all(), (err) =>
-    log.warn({ err }, "label agreement metrics unavailable"),
+  registerAgreementMetrics(
+    platform.metrics.registry,
+    () => data.agreement.all(),
+    (err) => log.warn({ err }, "label agreement metrics unavailable"),
   );
   const webhookStore = new SqlWebhookStore(store);
-  registerWebhookMetrics(platform.metrics.registry, () => webhookStore.countDeliveriesByStatus(), (err) =>
-    log.warn({ err }, "webhook metrics unavailable"),
+  registerWebhookMetrics(
+    platform.metrics.registry,
+    () => webhookStore.countDeliveriesByStatus(),
+    (err) => log.warn({ err }, "webhook metrics unavailable"),
   );
   return platform;
 }

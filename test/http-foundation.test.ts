@@ -22,9 +22,11 @@ describeEachDatabase("control plane HTTP", (kind) => {
 
   it("answers liveness, readiness, metrics and the OpenAPI document without a token", async () => {
     expect((await server.call("GET", "/healthz", undefined, null)).body).toEqual({ status: "ok" });
+    // The sandbox line says whether jobs run isolated (docs/security.md); no warning with bubblewrap.
     expect((await server.call("GET", "/readyz", undefined, null)).body).toEqual({
       status: "ready",
       database: kind,
+      sandbox: "bubblewrap",
     });
     const openapi = (await server.call("GET", "/api/v1/openapi.json", undefined, null)).body as {
       openapi: string;

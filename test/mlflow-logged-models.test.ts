@@ -90,7 +90,11 @@ describeEachDatabase("MLflow 3 logged models", (kind) => {
       "data/weights.bin": Buffer.from([1, 2, 3]),
     });
   });
-  afterAll(async () => server?.stop());
+  afterAll(async () => {
+    // Sockets Node does not count as idle would hold close() for Fastify's 72 s keep-alive timeout.
+    server?.app.server.closeAllConnections();
+    await server?.stop();
+  });
 
   it("creates a model the way log_model does: m-<hex> id, pending, artifact URI, params and tags", async () => {
     expect(model.info).toMatchObject({
@@ -166,9 +170,10 @@ describeEachDatabase("MLflow 3 logged models", (kind) => {
       root_uri: model.info.artifact_uri,
       files: [{ path: "data/weights.bin", is_dir: false, file_size: 3 }],
     });
-    // `logged-models/{id}/artifacts/files` is not called here: after it the server's close waits out the
-    // keep-alive timeout (72 s) on a socket it does not see as idle; under investigation (see report).
-    const file = await server.call("GET", `${PROXY}/${root(model)}/MLmodel`);
+    const file = await server.call(
+      "GET",
+      `${API}/logged-models/${model.info.model_id}/artifacts/files?artifact_file_path=MLmodel`,
+    );
     expect(file).toMatchObject({ status: 200, body: "artifact_path: model\nflavors: {}\n" });
     const proxied = await fetch(`${server.url}${PROXY}/${root(model)}/data/weights.bin`, {
       headers: { authorization: `Bearer ${server.adminToken}` },
@@ -372,5 +377,64 @@ describeEachDatabase("MLflow 3 logged models", (kind) => {
       headers: { authorization: `Bearer ${server.adminToken}` },
     });
     expect(await file.text()).toBe("secret");
+  });
+
+  it("limits a job's token to logged models of its own run", async () => {
+    const admin = await server.platform.identity.authenticate(server.adminToken);
+    const project = await server.platform.identity.getProject(admin, "default");
+    const otherRun = await server.call("POST", `${API}/runs/create`, { experiment_id: experimentId });
+    const otherRunId = (otherRun.body as { run: { info: { run_id: string } } }).run.info.run_id;
+    const job = (
+      await server.platform.identity.issueWorkloadToken(
+        admin.userId,
+        { projectId: project.id, jobId: "job-lm", runId: otherRunId },
+        600,
+      )
+    ).token;
+    const as = (method: string, url: string, body?: unknown) => server.call(method, url, body, job);
+    // Its own run: the whole log_model flow works.
+    const own = await as("POST", `${API}/logged-models`, {
+      experiment_id: experimentId,
+      name: "job-model",
+      source_run_id: otherRunId,
+    });
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+    const ownModel = (own.body as { model: LoggedModelJson }).model;
+    expect((await put(`${root(ownModel)}/MLmodel`, "job", job)).status).toBe(200);
+    expect(
+      await as("PATCH", `${API}/logged-models/${ownModel.info.model_id}`, { status: "LOGGED_MODEL_READY" }),
+    ).toMatchObject({ status: 200 });
+    expect(
+      await as("POST", `${API}/runs/outputs`, {
+        run_id: otherRunId,
+        models: [{ model_id: ownModel.info.model_id, step: 1 }],
+      }),
+    ).toMatchObject({ status: 200 });
+    // Anything else: another run's model, a model of no run, another run's outputs.
+    expect(
+      await as("POST", `${API}/logged-models`, { experiment_id: experimentId, source_run_id: runId }),
+    ).toMatchObject({ status: 403 });
+    expect(await as("POST", `${API}/logged-models`, { experiment_id: experimentId })).toMatchObject({
+      status: 403,
+    });
+    const id = model.info.model_id;
+    expect(
+      await as("PATCH", `${API}/logged-models/${id}`, { status: "LOGGED_MODEL_UPLOAD_FAILED" }),
+    ).toMatchObject({
+      status: 403,
+    });
+    expect(
+      await as("PATCH", `${API}/logged-models/${id}/tags`, { tags: [{ key: "k", value: "v" }] }),
+    ).toMatchObject({ status: 403 });
+    expect(await as("DELETE", `${API}/logged-models/${id}`)).toMatchObject({ status: 403 });
+    expect((await put(`${root(model)}/MLmodel`, "hijacked", job)).status).toBe(403);
+    expect(
+      await as("POST", `${API}/runs/outputs`, { run_id: runId, models: [{ model_id: id, step: 0 }] }),
+    ).toMatchObject({ status: 403 });
+    // Reading its project's models stays allowed (what --init-from needs).
+    expect(await as("GET", `${API}/logged-models/${id}`)).toMatchObject({ status: 200 });
+    const after = (await server.call("GET", `${API}/logged-models/${id}`)).body as { model: LoggedModelJson };
+    expect(after.model.info.status).toBe("LOGGED_MODEL_READY");
+    expect(after.model.info.tags).not.toContainEqual({ key: "k", value: "v" });
   });
 });

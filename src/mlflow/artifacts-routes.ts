@@ -71,27 +71,16 @@ export async function registerMlflowArtifactRoutes(
     scope.put(
       `${ARTIFACT_PROXY_PREFIX}/*`,
       { schema: { tags: ["mlflow"], params: Type.Object({ "*": Type.String() }) } },
-      async (request, reply) => {
+      async (request) => {
+        const target = parseProxyPath((request.params as { "*": string })["*"], false);
+        await checkExperiment(target);
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
-        try {
-          const target = parseProxyPath((request.params as { "*": string })["*"], false);
-          await checkExperiment(target);
-          if (target.kind === "run") {
-            await runArtifacts.upload(principalOf(request), target.runId, target.path, body);
-          } else {
-            await loggedModels.upload(principalOf(request), target.modelId, target.path, body);
-          }
-          return {};
-        } catch (err) {
-          // Refused before the body was read: a client may stop sending it once it sees the answer, which
-          // would leave the connection mid-request (never idle, so shutdown waits out the keep-alive
-          // timeout). Drop what arrives and close the connection after the error reply.
-          if (!body.readableEnded) {
-            reply.header("connection", "close");
-            body.resume();
-          }
-          throw err;
+        if (target.kind === "run") {
+          await runArtifacts.upload(principalOf(request), target.runId, target.path, body);
+        } else {
+          await loggedModels.upload(principalOf(request), target.modelId, target.path, body);
         }
+        return {};
       },
     );
   });

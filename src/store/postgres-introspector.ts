@@ -46,11 +46,15 @@ class SchemaScopedIntrospector implements DatabaseIntrospector {
   ) {}
 
   async getSchemas(): Promise<SchemaMetadata[]> {
-    const rows = await sql<{ name: string }>`SELECT nspname AS name FROM pg_catalog.pg_namespace`.execute(this.db);
+    const rows = await sql<{ name: string }>`SELECT nspname AS name FROM pg_catalog.pg_namespace`.execute(
+      this.db,
+    );
     return rows.rows.map((r) => ({ name: r.name }));
   }
 
-  async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<TableMetadata[]> {
+  async getTables(
+    options: DatabaseMetadataOptions = { withInternalKyselyTables: false },
+  ): Promise<TableMetadata[]> {
     const rows = await sql<ColumnRow>`
       SELECT c.relname AS table_name, c.relkind, a.attname AS column_name,
              pg_catalog.format_type(a.atttypid, NULL) AS data_type, a.attnotnull AS not_null,

@@ -17,4 +17,18 @@ import type { TrackingTables } from "./tables/tracking.js";
  * The whole metadata schema as Kysely sees it. Each domain declares its tables in `tables/<domain>.ts`;
  * migrations in `migrations/` create them.
  */
-export interface Database extends DataImportTables, SecretTables, IdentityTables, SystemTables, TrackingTables, DataTables, RegistryTables, JobTables, ServingTables, PipelineTables, BatchTables, ArtifactTables, LoggedModelTables, JobSecretTables {}
+export interface Database
+  extends DataImportTables,
+    SecretTables,
+    IdentityTables,
+    SystemTables,
+    TrackingTables,
+    DataTables,
+    RegistryTables,
+    JobTables,
+    ServingTables,
+    PipelineTables,
+    BatchTables,
+    ArtifactTables,
+    LoggedModelTables,
+    JobSecretTables {}

@@ -49,7 +49,10 @@ export interface LoggedModelStore {
   find(id: string): Promise<LoggedModel | undefined>;
   /** Models of these experiments, newest first. */
   list(experimentIds: string[]): Promise<LoggedModel[]>;
-  update(id: string, patch: { status?: LoggedModelStatus; statusMessage?: string | null; at: number }): Promise<void>;
+  update(
+    id: string,
+    patch: { status?: LoggedModelStatus; statusMessage?: string | null; at: number },
+  ): Promise<void>;
   setTags(id: string, tags: KeyValue[], at: number): Promise<void>;
   deleteTag(id: string, key: string, at: number): Promise<boolean>;
   /** Upserts; one transaction. */

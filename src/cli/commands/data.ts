@@ -199,16 +199,14 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
     .description("items added, removed and relabeled between two snapshots")
     .action(async (from: string, to: string, _o, command: Command) => {
       const o = optionsOf<object>(command);
-      const d = await ctx
-        .client()
-        .get<{
-          added: unknown[];
-          removed: unknown[];
-          relabeled: Array<{ key: string; from: unknown; to: unknown }>;
-          revised: number;
-          unchanged: number;
-          classesAdded: string[];
-        }>(`/api/v1/snapshots/${enc(from)}/diff/${enc(to)}`);
+      const d = await ctx.client().get<{
+        added: unknown[];
+        removed: unknown[];
+        relabeled: Array<{ key: string; from: unknown; to: unknown }>;
+        revised: number;
+        unchanged: number;
+        classesAdded: string[];
+      }>(`/api/v1/snapshots/${enc(from)}/diff/${enc(to)}`);
       emit(o, d, () => {
         process.stdout.write(
           `added ${d.added.length}, removed ${d.removed.length}, relabeled ${d.relabeled.length}, unchanged ${d.unchanged + d.revised}\n`,

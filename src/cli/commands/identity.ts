@@ -114,17 +114,15 @@ export function registerIdentityCommands(program: Command, ctx: CliContext): voi
     .description("projects you can see")
     .action(async (_o, command: Command) => {
       const opts = optionsOf(command);
-      const { projects } = await ctx
-        .client()
-        .get<{
-          projects: Array<{
-            id: string;
-            name: string;
-            description: string;
-            quotas: object;
-            createdAt: number;
-          }>;
-        }>("/api/v1/projects");
+      const { projects } = await ctx.client().get<{
+        projects: Array<{
+          id: string;
+          name: string;
+          description: string;
+          quotas: object;
+          createdAt: number;
+        }>;
+      }>("/api/v1/projects");
       emit(opts, projects, () =>
         printTable(
           projects.map((p) => ({ name: p.name, id: p.id, quotas: p.quotas, description: p.description })),

@@ -50,7 +50,8 @@ async function ensureRecord(
   );
   const mine = existing.filter((r) => r.snapshot === snapshot && r.provenance === "platform");
   const measured = run.evaluation as NonNullable<PipelineRun["evaluation"]>;
-  if (mine.length > 0) return mine[mine.length - 1];
+  // Newest first (the registry lists validations by creation time, descending): a resumed step reuses it.
+  if (mine.length > 0) return mine[0];
   return ctx.ports.registry.recordValidation(
     ctx.principal,
     run.projectId,

@@ -5,7 +5,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from "../../errors.js";
 import type { Deployment } from "./deployment.js";
 
 /**
- * How a caller names a deployment (docs/security.md, tenancy; docs/serving.md). Names are unique per
+ * How a caller names a deployment (docs/security.md, tenancy; docs/architecture/serving.md). Names are unique per
  * project, so a reference is either `name` or `project/name` (project name or id; `%2F` in a URL path).
  * A bare name resolves among the same-named deployments of the projects the caller can see; one of them:
  * that one; none: "not found", worded exactly as for a name nobody uses; several: 409 listing only the
