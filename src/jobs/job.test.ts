@@ -22,11 +22,13 @@ describe("createJob", () => {
     expect(job.resources.gpuType).toBeUndefined();
   });
 
+  // The model only: `distributed` sizes the gang the scheduler places (one replica per node). Launching
+  // procsPerNode ranks per replica is the runtime's job (docs/jobs-and-workloads.md) and is not claimed here.
   it("derives replicas from the distributed spec and lower-cases the GPU type", () => {
     const job = createJob(
       {
         projectId: "p",
-        command: ["torchrun", "x.py"],
+        command: ["python", "x.py"],
         resources: { gpus: 2, gpuType: "H100" },
         distributed: { nodes: 3, procsPerNode: 2 },
       },
