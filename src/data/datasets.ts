@@ -148,8 +148,11 @@ export class DatasetService {
       maxBytes: MAX_IMAGE_BYTES,
     });
     if (put.size === 0) throw new InputError("an image upload cannot be empty");
+    // `created` is about this dataset: whether the content exists anywhere else on the platform (the
+    // store is shared and content-addressed) is not the caller's to learn (docs/security.md, tenancy).
+    const known = await this.store.knownBlobs(dataset.id, [put.sha256]);
     await this.store.recordBlob(dataset.id, put.sha256, put.size, this.now());
-    return put;
+    return { sha256: put.sha256, size: put.size, created: !known.has(put.sha256) };
   }
 
   /** Which of these images still need uploading to this dataset (re-runs skip the rest). */

@@ -157,6 +157,24 @@ describeEachDatabase("tenancy: blob references", (kind) => {
     expect(JSON.stringify(list.body)).not.toContain(secretCode);
   });
 
+  it("does not tell a dataset upload whether the content exists in another project", async () => {
+    const image = randomBytes(128);
+    for (const t of [a, b]) {
+      const made = await as(t)("POST", "/api/v1/datasets", {
+        name: "imgs",
+        task: "classification",
+        project: t.project,
+      });
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+    }
+    const upload = (t: Tenant) =>
+      postBytes(server, `/api/v1/datasets/imgs/blobs?project=${t.project}`, image, t.token);
+    expect((await upload(a)).body).toMatchObject({ created: true });
+    // Already in the store (alpha's), but new to beta's dataset: beta learns nothing about alpha.
+    expect((await upload(b)).body).toMatchObject({ created: true });
+    expect((await upload(b)).body).toMatchObject({ created: false });
+  });
+
   it("still lets the owner use its blobs", async () => {
     const again = await as(a)("POST", "/api/v1/models/secret/versions?project=alpha", {
       files: [
