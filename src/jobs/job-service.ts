@@ -146,7 +146,9 @@ export class JobService {
       if (!isSha256Hex(job.codeDigest)) throw new InputError("codeDigest must be a sha256 hex digest");
       // Another project's archive gets the same answer as a missing one: no existence leak.
       if (!(await this.deps.ownsBlob(project.id, job.codeDigest))) {
-        throw new InputError(`no code archive ${job.codeDigest}: upload it first (POST /api/v1/jobs/code)`);
+        throw new NotFoundError(
+          `no code archive ${job.codeDigest}: upload it first (POST /api/v1/jobs/code)`,
+        );
       }
     }
     const run = await this.deps.tracking.createRun(principal, {

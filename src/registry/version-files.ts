@@ -5,7 +5,7 @@ import {
   normalizeArtifactDir,
   normalizeArtifactPath,
 } from "../artifacts/artifact-path.js";
-import { InputError } from "../errors.js";
+import { InputError, NotFoundError } from "../errors.js";
 import { type ModelDescriptor, parseModelDescriptorText } from "./model-descriptor.js";
 import type { VersionFile } from "./registry-store.js";
 import type { RunLookup, RunRef } from "./run-lookup.js";
@@ -44,7 +44,8 @@ export async function checkUploadedFiles(
     if (seen.has(path)) throw new InputError(`file ${path} is listed twice`);
     seen.add(path);
     const info = await blobs.resolve(projectId, f.sha256);
-    if (!info) throw new InputError(`file ${path}: blob ${String(f.sha256).slice(0, 80)} was not uploaded`);
+    if (!info)
+      throw new NotFoundError(`file ${path}: blob ${String(f.sha256).slice(0, 80)} was not uploaded`);
     out.push({ path, sha256: info.sha256, size: info.size });
   }
   return out;

@@ -75,7 +75,7 @@ describeEachDatabase("tenancy: blob references", (kind) => {
     for (const stolen of [secretOnnx, secretRunArtifact]) {
       const theirs = await createVersionWith(stolen);
       const missing = await createVersionWith(nobodys);
-      expect(theirs.status).toBe(400);
+      expect(theirs.status).toBe(404);
       expect(JSON.stringify(theirs.body)).toMatch(/model\.onnx: blob [0-9a-f]{64} was not uploaded/);
       expect(withoutDigest(theirs, stolen)).toEqual(withoutDigest(missing, nobodys));
     }
@@ -92,7 +92,7 @@ describeEachDatabase("tenancy: blob references", (kind) => {
     // Same bytes, same sha256 as alpha's: owning content you have is fine (the store deduplicates).
     const own = await uploadTo(server, "models", b.project, model.onnx, b.token);
     expect(own).toBe(secretOnnx);
-    expect((await createVersionWith(own)).status).toBe(400); // model.json is still alpha's only
+    expect((await createVersionWith(own)).status).toBe(404); // model.json is still alpha's only
     const ownJson = await uploadTo(server, "models", b.project, model.json, b.token);
     // A file beta produced in one of its runs is beta's too.
     const exp = await as(b)("POST", "/api/v1/experiments", { name: "e", project: b.project });
@@ -127,7 +127,7 @@ describeEachDatabase("tenancy: blob references", (kind) => {
       });
     const theirs = await submit(secretCode);
     const missing = await submit(nobodys);
-    expect(theirs.status).toBe(400);
+    expect(theirs.status).toBe(404);
     expect(JSON.stringify(theirs.body)).toMatch(/no code archive/);
     expect(withoutDigest(theirs, secretCode)).toEqual(withoutDigest(missing, nobodys));
     const jobs = await as(b)("GET", `/api/v1/jobs?project=${b.project}`);
@@ -150,7 +150,7 @@ describeEachDatabase("tenancy: blob references", (kind) => {
       });
     const theirs = await create(secretCode);
     const missing = await create(nobodys);
-    expect(theirs.status).toBe(400);
+    expect(theirs.status).toBe(404);
     expect(JSON.stringify(theirs.body)).toMatch(/no uploaded archive/);
     expect(withoutDigest(theirs, secretCode)).toEqual(withoutDigest(missing, nobodys));
     const list = await as(b)("GET", `/api/v1/batch-predictions?project=${b.project}`);

@@ -114,7 +114,7 @@ export class BatchService {
       const digest = String(input.inputDigest).toLowerCase();
       // Another project's archive gets the same answer as a missing one (docs/security.md, tenancy).
       if (!(await this.deps.blobs.resolve(project.id, digest)))
-        throw new InputError(
+        throw new NotFoundError(
           `no uploaded archive ${digest}: upload the images first (POST /api/v1/jobs/code)`,
         );
       inputs = fileInputs(input.files);
