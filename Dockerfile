@@ -11,6 +11,7 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
+COPY web ./web
 # `npm ci` builds better-sqlite3 and runs `prepare` (tsc -> dist/); then the dev dependencies go.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
@@ -20,6 +21,7 @@ RUN groupadd --gid 10001 mlops && useradd --uid 10001 --gid 10001 --home-dir /va
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-web ./dist-web
 COPY package.json ./
 COPY bin ./bin
 COPY examples/vision-classifier ./examples/vision-classifier

@@ -7,6 +7,7 @@ import { openStore } from "../src/store/open-store.js";
 import { SqlTrackingStore } from "../src/store/repositories/tracking.js";
 import type { MetricPoint } from "../src/tracking/model.js";
 import { spawnServer } from "../test/support/processes.js";
+import { searchBench, sqliteSearchOptions } from "./_tracking-search.js";
 
 /**
  * Tracking: MLflow `runs/log-batch` with 1,000 metrics per request over HTTP with keep-alive, against a
@@ -161,6 +162,12 @@ export async function run(): Promise<void> {
             `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (target < 20 ms), ${r.requests} requests\n`,
         );
       }
+    }
+    await searchBench("SQLite", sqliteSearchOptions(dir));
+    // PostgreSQL when a URL is given, in a schema of its own that is dropped afterwards.
+    const postgresUrl = process.env.MLOPS_BENCH_POSTGRES_URL;
+    if (postgresUrl) {
+      await searchBench("PostgreSQL", { postgresUrl, schema: `bench_${randomBytes(4).toString("hex")}` });
     }
   } finally {
     await server.kill();

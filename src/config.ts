@@ -55,6 +55,48 @@ export const ConfigSchema = Type.Object({
   sandbox: Type.Union([Type.Literal("bwrap"), Type.Literal("none")], { default: "bwrap" }),
   /** Network of jobs that do not choose: "host" (reach the API) or "none" (loopback only). */
   jobNetwork: Type.Union([Type.Literal("host"), Type.Literal("none")], { default: "host" }),
+  /** Where workloads run (docs/architecture/runtime-contract.md): this machine, a Slurm cluster, Kubernetes. */
+  runtime: Type.Union([Type.Literal("local"), Type.Literal("slurm"), Type.Literal("kubernetes")], {
+    default: "local",
+  }),
+  /** Slurm: partition jobs go to (unset: the cluster's default). */
+  slurmPartition: Type.Optional(Type.String()),
+  /** Slurm: account charged (unset: the user's default). */
+  slurmAccount: Type.Optional(Type.String()),
+  /** Slurm: a directory every node sees at the same path (job code, logs, exit records, homes). */
+  slurmWorkDir: Type.Optional(Type.String()),
+  /** Slurm: directory holding sbatch/srun/squeue/sacct/scancel/sinfo/scontrol (unset: PATH). */
+  slurmBinDir: Type.Optional(Type.String()),
+  /** Slurm: unprivileged cluster user jobs run as (sbatch --uid; needs a root/SlurmUser submitter). */
+  slurmJobUser: Type.Optional(Type.String()),
+  /** Slurm: slurm.conf to use (SLURM_CONF for the CLI tools; unset: the system's). */
+  slurmConf: Type.Optional(Type.String()),
+  /** Kubernetes: namespace of workload objects. */
+  kubernetesNamespace: Type.String({ default: "mlops" }),
+  /** Kubernetes: kubeconfig file (unset: in-cluster service account, else ~/.kube/config). */
+  kubeconfig: Type.Optional(Type.String()),
+  /** Kubernetes: Kueue gang admission: "auto" (when its API is served), "on", "off". */
+  kubernetesKueue: Type.Union([Type.Literal("auto"), Type.Literal("on"), Type.Literal("off")], { default: "auto" }),
+  /** Kubernetes: GPU type -> nvidia.com/gpu.product values and Kueue queue, `h100=NVIDIA-H100-80GB-HBM3@gpu-h100,...`. */
+  kubernetesGpuProducts: Type.Optional(Type.String()),
+  /** Kubernetes: Service type of workspace ports (SSH). */
+  kubernetesWorkspaceService: Type.Union([Type.Literal("NodePort"), Type.Literal("LoadBalancer")], {
+    default: "NodePort",
+  }),
+  /** Kubernetes: size of a new persistent volume (a workspace's home). */
+  kubernetesVolumeSize: Type.String({ default: "20Gi" }),
+  /** Cluster runtimes: image workloads run in when a job names none (Dockerfile.workload). */
+  workloadImage: Type.String({ default: "ghcr.io/mlops-platform/workload:latest" }),
+  /** Host name users' SSH clients reach workspaces at (unset: this server's host). */
+  workspaceSshHost: Type.Optional(Type.String()),
+  /** Idle timeout of workspaces that do not choose one, e.g. "2h", "30m" (docs/architecture/workspaces.md). */
+  workspaceIdleTimeout: Type.String({ default: "2h" }),
+  /** Longest a workspace may run before it is stopped, e.g. "7d" ("0" = no limit). */
+  workspaceMaxLifetime: Type.String({ default: "0" }),
+  /** Seconds between a workspace agent's session reports (and the workspace sync passes); tests use 1. */
+  workspaceReportSeconds: Type.Number({ minimum: 0.2, maximum: 3600, default: 30 }),
+  /** Python interpreter path as seen on cluster nodes (Slurm) when `python` is run; unset: python3. */
+  clusterPython: Type.Optional(Type.String()),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -125,6 +167,58 @@ export const CONFIG_SOURCES: Record<keyof Config, { flag?: string; env?: string;
   jobNetwork: {
     env: "MLOPS_JOB_NETWORK",
     description: "Default network of jobs: host (default) or none (no network, not even the API)",
+  },
+  runtime: { env: "MLOPS_RUNTIME", description: "Where workloads run: local (default), slurm or kubernetes" },
+  slurmPartition: { env: "MLOPS_SLURM_PARTITION", description: "Slurm partition for jobs" },
+  slurmAccount: { env: "MLOPS_SLURM_ACCOUNT", description: "Slurm account charged for jobs" },
+  slurmWorkDir: {
+    env: "MLOPS_SLURM_WORK_DIR",
+    description: "Directory shared by the control plane and every Slurm node (same path)",
+  },
+  slurmBinDir: { env: "MLOPS_SLURM_BIN_DIR", description: "Directory of the Slurm CLI tools (default: PATH)" },
+  slurmJobUser: { env: "MLOPS_SLURM_JOB_USER", description: "Unprivileged cluster user Slurm jobs run as" },
+  slurmConf: { env: "MLOPS_SLURM_CONF", description: "slurm.conf for the Slurm CLI tools (SLURM_CONF)" },
+  kubernetesNamespace: { env: "MLOPS_K8S_NAMESPACE", description: "Kubernetes namespace of workloads" },
+  kubeconfig: { env: "MLOPS_KUBECONFIG", description: "kubeconfig file (default: in-cluster)" },
+  kubernetesKueue: {
+    env: "MLOPS_K8S_KUEUE",
+    description: "Kueue gang admission on Kubernetes: auto (default: when installed), on, off",
+  },
+  kubernetesGpuProducts: {
+    env: "MLOPS_K8S_GPU_PRODUCTS",
+    description: "GPU type -> nvidia.com/gpu.product values and Kueue queue (type=Product|Product@queue,...)",
+  },
+  kubernetesWorkspaceService: {
+    env: "MLOPS_K8S_WORKSPACE_SERVICE",
+    description: "Service type for workspace SSH on Kubernetes: NodePort (default) or LoadBalancer",
+  },
+  kubernetesVolumeSize: {
+    env: "MLOPS_K8S_VOLUME_SIZE",
+    description: "Size of a workspace home volume (PVC) on Kubernetes (default 20Gi)",
+  },
+  workloadImage: {
+    env: "MLOPS_WORKLOAD_IMAGE",
+    description: "Image of workloads on cluster runtimes when a job names none",
+  },
+  workspaceSshHost: {
+    env: "MLOPS_WORKSPACE_SSH_HOST",
+    description: "Host name SSH clients reach workspaces at (default: the server's host)",
+  },
+  workspaceIdleTimeout: {
+    env: "MLOPS_WORKSPACE_IDLE_TIMEOUT",
+    description: "Default idle timeout of workspaces (e.g. 2h)",
+  },
+  workspaceMaxLifetime: {
+    env: "MLOPS_WORKSPACE_MAX_LIFETIME",
+    description: "Longest a workspace runs before it is stopped (e.g. 7d; 0 = no limit)",
+  },
+  workspaceReportSeconds: {
+    env: "MLOPS_WORKSPACE_REPORT_SECONDS",
+    description: "Seconds between workspace session reports and idle checks (default 30)",
+  },
+  clusterPython: {
+    env: "MLOPS_CLUSTER_PYTHON",
+    description: "Python interpreter on cluster nodes for `python` commands (default python3)",
   },
 };
 

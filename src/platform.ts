@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -49,7 +50,7 @@ import type { JobService } from "./jobs/job-service.js";
 import { createJobSystem } from "./jobs/job-system.js";
 import { type JobMetrics, registerJobMetrics } from "./jobs/job-metrics.js";
 import { SqlJobStore } from "./store/repositories/jobs.js";
-import { createLocalWorkloads } from "./runtime/local/local-workloads.js";
+import { createWorkloadBackend } from "./runtime/backends.js";
 import { createPipelineServices, type PipelineServices } from "./pipelines/pipeline-services.js";
 import { createEvaluationService } from "./evaluation/evaluation-ports.js";
 import type { EvaluationService } from "./evaluation/evaluation-service.js";
@@ -59,6 +60,10 @@ import { SqlBatchStore } from "./store/repositories/batch.js";
 import type { Runtime } from "./runtime/runtime.js";
 import { publicUrlOf } from "./config.js";
 import { registrationParityCheck } from "./serving/runner/parity.js";
+import { SqlWorkspaceStore } from "./store/repositories/workspaces.js";
+import { registerWorkspaceMetrics } from "./workspaces/workspace-metrics.js";
+import { workspaceJobsFrom } from "./workspaces/workspace-jobs.js";
+import { createWorkspaceSystem, type WorkspaceSystem } from "./workspaces/workspace-system.js";
 
 export interface Logger {
   info(obj: object | string, msg?: string): void;
@@ -116,6 +121,8 @@ export interface Platform {
   evaluation: EvaluationService;
   /** Batch prediction (pseudo-labeling) jobs on the scheduler: create, progress, worker API, exports. */
   batch: BatchServices;
+  /** GPU development environments over SSH (a job of kind "workspace" per start), users' SSH keys. */
+  workspaces: WorkspaceSystem;
   /** This process's identity in leases: host:pid:random. */
   holderId: string;
   loops: BackgroundLoop[];
@@ -204,11 +211,11 @@ export async function createPlatform(
 
   const imageUrls = new ImageUrlSigner(await serverSecret(store, "image-url-signing"));
 
-  const workloads = await createLocalWorkloads({
-    dataDir: config.dataDir,
-    gpus: config.gpus,
-    python: config.python,
-    sandbox: config.sandbox === "none" ? "none" : "bubblewrap",
+  // MLOPS_RUNTIME picks the backend (docs/architecture/runtime-contract.md); the local one by default.
+  const workloads = await createWorkloadBackend({
+    config,
+    artifacts,
+    apiUrl: () => platform.publicUrl ?? publicUrlOf(config),
     searchPath: host.searchPath,
   });
   const sandbox = workloads.runtime.describe();
@@ -225,7 +232,7 @@ export async function createPlatform(
     store: jobStore,
     runtime: workloads.runtime,
     inventory: workloads.inventory,
-    jobsDir: workloads.jobsDir,
+    refreshInventory: workloads.refreshInventory,
     artifacts,
     blobs,
     identity,
@@ -233,17 +240,38 @@ export async function createPlatform(
     tracking,
     isLeader: () => leader.isHeld(),
     apiUrl: () => platform.publicUrl ?? publicUrlOf(config),
-    python: workloads.python,
-    sdkPythonDir: workloads.sdkPythonDir,
     graceMs: config.jobStopGraceSeconds * 1000,
     jobNetwork: config.jobNetwork,
     secretEnv: new SqlJobSecretEnvStore(store),
     log: (level, message, details) => log[level](details ?? {}, message),
     onTransition: (to) => jobMetrics?.onTransition(to),
     onPass: (stats) => jobMetrics?.onPass(stats),
+    onScheduled: (gpuType, seconds) => jobMetrics?.onScheduled(gpuType, seconds),
+    onStarted: (gpuType, seconds) => jobMetrics?.onStarted(gpuType, seconds),
+    onUsage: (samples) => jobMetrics?.onUsage(samples),
   });
 
   const metrics = createMetrics();
+  const workspaceStore = new SqlWorkspaceStore(store);
+  const workspaceMetrics = registerWorkspaceMetrics(metrics.registry, workspaceStore, (err) =>
+    log.warn({ err }, "workspace metrics unavailable"),
+  );
+  const workspaces = createWorkspaceSystem({
+    store: workspaceStore,
+    jobs: workspaceJobsFrom(jobSystem.service),
+    runtime: workloads.runtime,
+    projects: identity,
+    audit,
+    isLeader: () => leader.isHeld(),
+    idleTimeout: config.workspaceIdleTimeout,
+    maxLifetime: config.workspaceMaxLifetime,
+    sshHost: config.workspaceSshHost,
+    reportSeconds: config.workspaceReportSeconds,
+    cli: { node: process.execPath, entry: fileURLToPath(new URL("../bin/mlops.js", import.meta.url)) },
+    syncIntervalMs: Math.min(5000, config.workspaceReportSeconds * 1000),
+    onIdleStop: workspaceMetrics.onIdleStop,
+    log: (message, details) => log.warn(details, message),
+  });
   const serving = createServingServices({
     deployments: new SqlDeploymentStore(store),
     predictions: new SqlPredictionStore(store),
@@ -324,9 +352,12 @@ export async function createPlatform(
       blobs,
       audit,
     }),
+    workspaces,
     loops: [
       ...serving.loops,
       jobSystem.loop,
+      jobSystem.usageSampler,
+      workspaces.loop,
       pipelines.loop,
       new WebhookDeliveryLoop({
         store: new SqlWebhookStore(store),
@@ -340,7 +371,7 @@ export async function createPlatform(
     initialAdminToken: boot.generatedToken,
     async close() {
       for (const loop of platform.loops) await loop.stop();
-      await workloads.runtime.close();
+      await workloads.close();
       await serving.close();
       await leader.stop();
       await store.close();

@@ -168,9 +168,17 @@ describe("infrastructure manifests", () => {
     );
     for (const g of granted) expect(g).not.toContain("*");
     const resources = new Set((role.rules ?? []).flatMap((r) => r.resources ?? []));
-    expect([...resources].sort()).toEqual(["jobs", "persistentvolumeclaims", "pods", "pods/log", "services"]);
+    expect([...resources].sort()).toEqual([
+      "jobs",
+      "persistentvolumeclaims",
+      "pods",
+      "pods/log",
+      "secrets",
+      "services",
+    ]);
     expect(granted).not.toContain("/pods/exec:create");
-    expect(granted.some((g) => g.includes("secrets"))).toBe(false);
+    // Job tokens go into per-job Secrets the runtime creates; it can never read or list one.
+    expect(granted.filter((g) => g.includes("secrets"))).toEqual(["/secrets:create"]);
     const workload = findObject<IServiceAccount>(production, "ServiceAccount", "mlops-workload");
     expect(workload.automountServiceAccountToken).toBe(false);
   });

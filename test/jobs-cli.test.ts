@@ -142,4 +142,54 @@ describe("jobs CLI [sqlite]", () => {
     const missing = await runCliProcess(["job", "show", "no-such-job"], env);
     expect(missing.code).toBe(4);
   }, 40_000);
+
+  it("a distributed job: --nodes/--gpus-per-node/--procs-per-node, logs by rank and interleaved, per-rank show", async () => {
+    const submitted = await runCliProcess(
+      [
+        "run",
+        "submit",
+        "--no-code",
+        "--nodes",
+        "1",
+        "--gpus-per-node",
+        "2",
+        "--procs-per-node",
+        "2",
+        "--cpu",
+        "0.2",
+        "--memory",
+        "256",
+        "--wait",
+        "--",
+        "sh",
+        "-c",
+        'echo "hello from $RANK of $WORLD_SIZE cvd=$CUDA_VISIBLE_DEVICES"',
+      ],
+      env,
+    );
+    expect(submitted.code, submitted.stderr).toBe(0);
+    // --wait follows all ranks, each line prefixed.
+    expect(submitted.stdout).toContain("[rank 0] hello from 0 of 2 cvd=0");
+    expect(submitted.stdout).toContain("[rank 1] hello from 1 of 2 cvd=1");
+    const id = /submitted job ([0-9a-f-]{36})/.exec(submitted.stderr)![1];
+    const rank1 = await runCliProcess(["run", "logs", id, "--rank", "1"], env);
+    expect(rank1.stdout).toBe("hello from 1 of 2 cvd=1\n");
+    const all = await runCliProcess(["job", "logs", id], env);
+    expect(all.stdout.split("\n").filter(Boolean).sort()).toEqual([
+      "[rank 0] hello from 0 of 2 cvd=0",
+      "[rank 1] hello from 1 of 2 cvd=1",
+    ]);
+    const show = await runCliProcess(["job", "show", id], env);
+    expect(show.stdout).toMatch(/ranks\s+1 node\(s\) x 2 = 2/);
+    expect(show.stdout).toMatch(/ATTEMPT\s+RANK\s+NODE\s+STATE/);
+    expect(show.stdout).toMatch(/0\s+1\s+local\s+ended\s+SIM-h100-1/);
+    const bad = await runCliProcess(["run", "logs", id, "--rank", "x"], env);
+    expect(bad.code).toBe(2);
+    const uneven = await runCliProcess(
+      ["run", "submit", "--no-code", "--gpus", "1", "--procs-per-node", "2", "--", "true"],
+      env,
+    );
+    expect(uneven.code).not.toBe(0);
+    expect(uneven.stderr).toMatch(/must divide evenly/);
+  }, 40_000);
 });

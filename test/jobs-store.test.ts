@@ -156,6 +156,61 @@ describeEachDatabase("job store", (kind) => {
     expect(await jobs.claimPlacement(placement("job-b"), 0, event("b again"))).toBe(true);
   });
 
+  it("keeps a gang's shape, the internal fields and where a replica's ports are reachable", async () => {
+    const gang = createJob(
+      {
+        projectId: "p1",
+        command: ["sshd"],
+        resources: { gpus: 2, cpu: 1, memoryMiB: 128 },
+        distributed: { nodes: 1, procsPerNode: 2 },
+        kind: "workspace",
+        ports: [{ name: "ssh" }],
+        volumes: [{ name: "ws-1-home", mountPath: "/home/ana" }],
+        user: { name: "ana", home: "/home/ana" },
+      },
+      "gang",
+      new Date(clock++),
+    );
+    await jobs.insertJob(gang, {
+      at: clock,
+      from: null,
+      to: "queued",
+      attempt: 0,
+      actor: "t",
+      reason: "s",
+      details: {},
+    });
+    expect(await jobs.getJob("gang")).toEqual(gang);
+    expect((await jobs.queuedJobs()).find((q) => q.id === "gang")).toMatchObject({
+      nodes: 1,
+      procsPerNode: 2,
+    });
+    const ranks: Placement = {
+      jobId: "gang",
+      projectId: "p1",
+      replicas: [0, 1].map((rank) => ({
+        replicaIndex: rank,
+        nodeId: "local",
+        cpu: 0.5,
+        memoryMiB: 64,
+        gpus: [gpus[rank]],
+      })),
+    };
+    expect(await jobs.claimPlacement(ranks, 0, event("placed"))).toBe(true);
+    await jobs.markReplicaStarted({
+      replicaId: "gang.a0.r1",
+      pid: 7,
+      startedAt: 5,
+      endpoints: { ssh: { host: "127.0.0.1", port: 2222 } },
+    });
+    const replicas = await jobs.replicas("gang", 0);
+    expect(replicas.map((r) => [r.replicaIndex, r.gpuUuids, r.endpoints])).toEqual([
+      [0, [gpus[0].uuid], null],
+      [1, [gpus[1].uuid], { ssh: { host: "127.0.0.1", port: 2222 } }],
+    ]);
+    expect((await jobs.runningReplicas()).map((r) => r.replicaId)).toEqual(["gang.a0.r1"]);
+  });
+
   it("records replica starts and ends, cancel requests and wait reasons", async () => {
     await queued("job-a");
     await queued("job-b");

@@ -28,6 +28,9 @@ export function grantWorkload(
       );
     }
   }
+  if (capability === "job.submit" && (!target.jobId || target.jobId !== scope.jobId)) {
+    throw new ForbiddenError("only a workspace's own token submits jobs from inside it");
+  }
   if (capability === "batch.report" && (!target.jobId || target.jobId !== scope.jobId)) {
     throw new ForbiddenError(`job ${scope.jobId ?? "(none)"} is not the worker of this batch prediction`);
   }

@@ -15,6 +15,11 @@ export const WORKLOAD_CAPABILITIES = {
   "model.version.create": "write",
   /** Report progress (start, chunk results) of the batch prediction the token's job works for. */
   "batch.report": "write",
+  /**
+   * Submit jobs into its own project: only the token of a running workspace (its engineer's sessions run
+   * `mlops run submit` there, docs/architecture/workspaces.md); a job's token never gets it.
+   */
+  "job.submit": "write",
 } as const satisfies Record<string, Permission>;
 
 export type WorkloadCapability = keyof typeof WORKLOAD_CAPABILITIES;

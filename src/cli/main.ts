@@ -14,6 +14,7 @@ import { registerJobCommands } from "./commands/jobs.js";
 import { registerModelCommands } from "./commands/models.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerTrackingCommands } from "./commands/tracking.js";
+import { registerWorkspaceCommands } from "./commands/workspaces.js";
 import { CliError, type CliContext, createContext } from "./context.js";
 
 export { exitQuietlyOnBrokenPipe };
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerDeployCommands(program, ctx);
   registerBatchCommands(program, ctx);
   registerTrackingCommands(program, ctx);
+  registerWorkspaceCommands(program, ctx);
   return program;
 }
 

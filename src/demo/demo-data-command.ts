@@ -2,9 +2,8 @@
  * `mlops demo data --out DIR [--count N] [--seed S] [--shift] [--image-size 32|64] [--json]`:
  * writes the synthetic shapes data set (ImageFolder layout + labels.json).
  */
-import { SingleBar } from "cli-progress";
 import { type Command, InvalidArgumentError } from "commander";
-import { DEFAULT_CLASSES, generateSyntheticDataset } from "./synthetic-data.js";
+import { DEFAULT_CLASSES } from "./synthetic-classes.js";
 
 function integer(value: string): number {
   const n = Number(value);
@@ -36,9 +35,14 @@ export function registerDemoDataCommand(parent: Command): Command {
     .action(async (options: DemoDataOptions) => {
       const bar = options.json
         ? undefined
-        : new SingleBar({ format: "images {bar} {value}/{total}", hideCursor: true });
+        : new (await import("cli-progress")).SingleBar({
+            format: "images {bar} {value}/{total}",
+            hideCursor: true,
+          });
       bar?.start(options.count, 0);
       try {
+        // sharp is loaded on use, not for `mlops --help`.
+        const { generateSyntheticDataset } = await import("./synthetic-data.js");
         const result = await generateSyntheticDataset({
           outDir: options.out,
           count: options.count,

@@ -10,9 +10,10 @@ import sharp from "sharp";
 import { InputError } from "../errors.js";
 import { createRng, hashSeed } from "./prng.js";
 import { sampleScene } from "./scene-sampler.js";
+import { DEFAULT_CLASSES } from "./synthetic-classes.js";
 import { type PixelBox, renderScene, SHAPE_KINDS, type ShapeKind, shapeBox } from "./shape-raster.js";
 
-export const DEFAULT_CLASSES: readonly ShapeKind[] = ["circle", "square", "triangle"];
+export { DEFAULT_CLASSES } from "./synthetic-classes.js";
 
 export interface SyntheticDatasetOptions {
   outDir: string;

@@ -1,3 +1,4 @@
+import { PeriodicLeaderLoop } from "../leases/periodic-leader-loop.js";
 import { EgressPolicy } from "../egress/egress-policy.js";
 import { OutboundError, sendOutbound } from "../egress/outbound-client.js";
 import type { ClaimedDelivery, WebhookStore } from "./webhook-store.js";
@@ -33,9 +34,7 @@ export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: n
  */
 export class WebhookDeliveryLoop {
   readonly name = "webhook-delivery";
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly loop: PeriodicLeaderLoop;
   private readonly o: Required<Omit<DeliveryLoopOptions, "log">> & Pick<DeliveryLoopOptions, "log">;
 
   constructor(options: DeliveryLoopOptions) {
@@ -50,31 +49,22 @@ export class WebhookDeliveryLoop {
       now: Date.now,
       ...options,
     };
+    this.loop = new PeriodicLeaderLoop({
+      name: this.name,
+      intervalMs: this.o.pollMs,
+      initialDelayMs: this.o.pollMs,
+      isLeader: this.o.isLeader,
+      pass: () => this.deliverDue(),
+      log: (_message, details) => this.o.log?.("webhook delivery pass failed", details),
+    });
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = (this.o.isLeader() ? this.deliverDue() : Promise.resolve(0))
-        .then(
-          () => undefined,
-          (err: Error) => this.o.log?.("webhook delivery pass failed", { error: err.message }),
-        )
-        .finally(() => this.schedule());
-    }, this.o.pollMs);
-    this.timer.unref();
+    await this.loop.stop();
   }
 
   /** One pass: claims due deliveries and attempts each once. Returns how many were attempted. */

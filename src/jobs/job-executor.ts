@@ -16,8 +16,10 @@ export interface JobExecutorDeps {
   revokeToken: (tokenId: string) => Promise<void>;
   /** Revokes every live token of a job (its token id is not known after a control-plane restart). */
   revokeJobTokens?: (jobId: string) => Promise<void>;
-  /** Removes a finished job's directory (its outputs were uploaded by the job itself, or are lost). */
-  removeWorkDir?: (jobId: string) => Promise<void>;
+  /** Removes a finished job's files (runtime.removeJobFiles: its outputs were uploaded, or are lost). */
+  removeJobFiles?: (jobId: string) => Promise<void>;
+  /** A job's replicas all run: how long it took from its claim (metrics: time to start). */
+  onStarted?: (job: Job, secondsSinceScheduled: number, firstDeviceUuid?: string) => void;
   isLeader: () => boolean;
   /** Runs state-changing work one piece at a time (the loop's queue). */
   serial: (work: () => Promise<void>) => Promise<void>;
@@ -63,7 +65,7 @@ export class JobExecutor {
       this.deps.log("warn", "job failed to start", { jobId, error: (err as Error).message });
       const failed = await transitions.apply(job, "failed", reason, { actor: ACTOR, releaseHolds: true });
       if (failed) await this.closeRun(failed, "FAILED");
-      await this.removeWorkDir(jobId);
+      await this.removeJobFiles(jobId);
       this.deps.wake();
       return;
     }
@@ -71,13 +73,20 @@ export class JobExecutor {
     for (const handle of started.handles) {
       await store.markReplicaStarted({
         replicaId: handle.replicaId,
-        pid: handle.pid,
+        pid: handle.pid ?? null,
         startedAt: Date.parse(handle.startedAt),
+        ...(handle.endpoints ? { endpoints: handle.endpoints } : {}),
       });
     }
-    const pids = started.handles.map((handle) => handle.pid);
-    const running = await transitions.apply(job, "running", "started", { actor: ACTOR, details: { pids } });
-    if (!running) this.deps.log("warn", "job changed state while starting", { jobId });
+    const pids = started.handles.map((handle) => handle.pid ?? handle.externalId ?? null);
+    const reason = started.handles.length > 1 ? `started ${started.handles.length} ranks` : "started";
+    const running = await transitions.apply(job, "running", reason, { actor: ACTOR, details: { pids } });
+    if (running) {
+      const seconds = (Date.parse(running.updatedAt) - Date.parse(job.updatedAt)) / 1000;
+      this.deps.onStarted?.(running, seconds, replicas[0]?.gpuUuids[0]);
+    } else {
+      this.deps.log("warn", "job changed state while starting", { jobId });
+    }
     for (const handle of started.handles) this.watch(handle.replicaId, handle.exited);
   }
 
@@ -149,6 +158,7 @@ export class JobExecutor {
         exitCode: replica.exitCode,
         signal: replica.signal,
         message: replica.message,
+        endedAt: replica.endedAt,
       })),
       { cancelRequested: current.cancelRequested === true, timeoutSeconds: current.timeoutSeconds },
     );
@@ -164,7 +174,7 @@ export class JobExecutor {
     else await this.revokeUnknownTokens(job.id);
     if (isTerminal(next.state)) {
       await this.closeRun(next, runStatusFor(outcome.kind));
-      await this.removeWorkDir(job.id);
+      await this.removeJobFiles(job.id);
     }
     await this.forget(replicas.map((replica) => replica.replicaId));
     this.deps.wake();
@@ -250,6 +260,7 @@ export class JobExecutor {
             replicaId: replica.replicaId,
             pid: status.pid ?? null,
             startedAt: status.startedAt ? Date.parse(status.startedAt) : Date.now(),
+            ...(status.endpoints ? { endpoints: status.endpoints } : {}),
           });
         }
         this.watch(replica.replicaId, this.deps.runtime.wait(replica.replicaId));
@@ -274,10 +285,10 @@ export class JobExecutor {
     });
   }
 
-  /** A retry reuses the dir (checkpoints); a job that is over gives its disk back. */
-  private async removeWorkDir(jobId: string): Promise<void> {
-    await this.deps.removeWorkDir?.(jobId).catch((err: Error) => {
-      this.deps.log("warn", "could not remove the job's directory", { jobId, error: err.message });
+  /** A retry reuses the job's files (checkpoints); a job that is over gives its disk back. */
+  private async removeJobFiles(jobId: string): Promise<void> {
+    await this.deps.removeJobFiles?.(jobId).catch((err: Error) => {
+      this.deps.log("warn", "could not remove the job's files", { jobId, error: err.message });
     });
   }
 

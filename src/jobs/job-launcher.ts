@@ -1,9 +1,8 @@
-import type { ReplicaHandle, Runtime } from "../runtime/runtime.js";
+import type { RankLayout, ReplicaHandle, ReplicaSpec, Runtime } from "../runtime/runtime.js";
 import type { GpuDevice } from "./gpu-inventory.js";
-import type { Job } from "./job.js";
+import { gangShape, type Job } from "./job.js";
 import type { JobReplica } from "./job-store.js";
-import type { JobWorkDirs } from "./job-workdirs.js";
-import { resolveCommand, workloadEnv } from "./workload-env.js";
+import { workloadEnv } from "./workload-env.js";
 
 /** A token for one attempt of a job, scoped to its project, job and run. */
 export interface IssuedWorkloadToken {
@@ -13,17 +12,14 @@ export interface IssuedWorkloadToken {
 
 export interface JobLauncherDeps {
   runtime: Runtime;
-  workDirs: JobWorkDirs;
-  devices: ReadonlyMap<string, GpuDevice>;
+  /** The inventory's devices by uuid (current: a cluster backend's inventory changes). */
+  devices: () => ReadonlyMap<string, GpuDevice>;
   issueToken: (job: Job, ttlSeconds: number) => Promise<IssuedWorkloadToken>;
   revokeToken: (tokenId: string) => Promise<void>;
   /** The job's write-only env values (docs/security.md); none when unset. */
   secretEnv?: (jobId: string) => Promise<Record<string, string>>;
   /** URL workloads reach the control plane at (known once the server listens). */
   apiUrl: () => string;
-  /** The interpreter `python` means, or null to leave the command alone. */
-  python: () => Promise<string | null>;
-  sdkPythonDir?: string;
   /** SIGTERM -> SIGKILL grace on stop and timeout; the runtime's default when unset. */
   graceMs?: number;
   /** The replicas' network (docs/security.md); the runtime's default ("host") when unset. */
@@ -34,9 +30,10 @@ export interface JobLauncherDeps {
 const TOKEN_TTL_WITHOUT_TIMEOUT_S = 7 * 24 * 3600;
 
 /**
- * Starts the replicas of a placed attempt: the job's directory, its workload token, the
- * environment of docs/jobs-and-workloads.md, and one runtime replica per placement with exactly its GPUs. All or none: if one replica
- * fails to start, the ones already started are stopped before the error propagates.
+ * Starts the replicas of a placed attempt: the job's workload token, the environment of
+ * docs/jobs-and-workloads.md, and one replica spec per rank with exactly its devices, started as one
+ * gang (runtime.startGang: all run or none does). The runtime owns the working directory, the code
+ * archive (by digest), `python`, CUDA_VISIBLE_DEVICES and the torchrun environment.
  */
 export class JobLauncher {
   constructor(private readonly deps: JobLauncherDeps) {}
@@ -45,64 +42,112 @@ export class JobLauncher {
     job: Job,
     replicas: readonly JobReplica[],
   ): Promise<{ handles: ReplicaHandle[]; tokenId: string }> {
-    const { workDir, outputDir } = await this.deps.workDirs.prepare(job);
     const ttl = job.timeoutSeconds === null ? TOKEN_TTL_WITHOUT_TIMEOUT_S : job.timeoutSeconds + 3600;
     const { token, tokenId } = await this.deps.issueToken(job, ttl);
-    const command = resolveCommand(job.command, needsPython(job.command) ? await this.deps.python() : null);
-    const secretEnv = (await this.deps.secretEnv?.(job.id)) ?? {};
-    const handles: ReplicaHandle[] = [];
     try {
-      for (const replica of replicas) {
-        const gpus = replica.gpuUuids.map((uuid) => {
-          const device = this.deps.devices.get(uuid);
-          if (!device) throw new Error(`GPU ${uuid} is not in the inventory any more`);
-          return device;
-        });
-        const env = workloadEnv({
-          job,
-          replicaIndex: replica.replicaIndex,
-          apiUrl: this.deps.apiUrl(),
-          token,
-          outputDir,
-          gpus,
-          sdkPythonDir: this.deps.sdkPythonDir,
-          secretEnv,
-        });
-        handles.push(
-          await this.deps.runtime.start({
-            jobId: job.id,
-            attempt: job.attempt,
-            replicaIndex: replica.replicaIndex,
-            command,
-            env,
-            workDir,
-            // Simulated devices have no device node to expose.
-            gpuDeviceIndices: gpus.filter((device) => !device.simulated).map((device) => device.index),
-            memoryMiB: replica.memoryMiB,
-            cpu: replica.cpu,
-            timeoutSeconds: job.timeoutSeconds,
-            ...(this.deps.graceMs !== undefined ? { graceMs: this.deps.graceMs } : {}),
-            // The job's own choice, else the server's default (MLOPS_JOB_NETWORK), else the runtime's.
-            ...((job.network ?? this.deps.network) !== undefined
-              ? { network: job.network ?? this.deps.network }
-              : {}),
-            // Whoever may read the job's logs must not learn its token from them.
-            maskInLogs: [token, ...Object.values(secretEnv).filter((value) => value.length >= 4)],
-          }),
-        );
-      }
+      const secretEnv = (await this.deps.secretEnv?.(job.id)) ?? {};
+      const specs = replicaSpecs(job, replicas, {
+        apiUrl: this.deps.apiUrl(),
+        token,
+        secretEnv,
+        devices: this.deps.runtime.describe().placement === "platform" ? this.deps.devices() : null,
+        graceMs: this.deps.graceMs,
+        network: this.deps.network,
+      });
+      return { handles: await this.deps.runtime.startGang(specs), tokenId };
     } catch (err) {
-      await Promise.allSettled(
-        handles.map((handle) => this.deps.runtime.stop(handle.replicaId, { graceMs: 0 })),
-      );
-      await Promise.allSettled(handles.map((handle) => this.deps.runtime.remove(handle.replicaId)));
       await this.deps.revokeToken(tokenId).catch(() => undefined);
       throw err;
     }
-    return { handles, tokenId };
   }
 }
 
-function needsPython(command: readonly string[]): boolean {
-  return command[0] === "python" || command[0] === "python3";
+export interface SpecContext {
+  apiUrl: string;
+  token: string;
+  secretEnv: Record<string, string>;
+  /** Devices by uuid where the platform places; null where the cluster chooses devices. */
+  devices: ReadonlyMap<string, GpuDevice> | null;
+  graceMs?: number;
+  network?: "host" | "none";
+}
+
+/** One runtime spec per rank (replica rows sorted or not; the spec order is the rank order). */
+export function replicaSpecs(job: Job, replicas: readonly JobReplica[], context: SpecContext): ReplicaSpec[] {
+  const { nodes, procsPerNode } = gangShape(job);
+  const worldSize = nodes * procsPerNode;
+  if (replicas.length !== worldSize) {
+    throw new Error(`job ${job.id} has ${replicas.length} placed replicas for ${worldSize} ranks`);
+  }
+  const network = job.network ?? context.network;
+  // Whoever may read the job's logs must not learn its token (or its secrets) from them.
+  const maskInLogs = [
+    context.token,
+    ...Object.values(context.secretEnv).filter((value) => value.length >= 4),
+  ];
+  return [...replicas]
+    .sort((a, b) => a.replicaIndex - b.replicaIndex)
+    .map((replica) => {
+      const devices = context.devices === null ? undefined : devicesOf(replica, context.devices);
+      const rank: RankLayout | undefined = job.distributed
+        ? {
+            rank: replica.replicaIndex,
+            localRank: replica.replicaIndex % procsPerNode,
+            nodeRank: Math.floor(replica.replicaIndex / procsPerNode),
+            worldSize,
+            localWorldSize: procsPerNode,
+            nodes,
+          }
+        : undefined;
+      const gpuType = job.resources.gpuType ?? devices?.[0]?.type;
+      return {
+        jobId: job.id,
+        attempt: job.attempt,
+        replicaIndex: replica.replicaIndex,
+        kind: job.kind ?? "job",
+        ...(context.devices !== null ? { node: replica.nodeId } : {}),
+        ...(job.image ? { image: job.image } : {}),
+        ...(job.codeDigest ? { codeDigest: job.codeDigest } : {}),
+        command: [...job.command],
+        env: workloadEnv({
+          job,
+          replicaIndex: replica.replicaIndex,
+          apiUrl: context.apiUrl,
+          token: context.token,
+          secretEnv: context.secretEnv,
+        }),
+        resources: {
+          cpu: replica.cpu,
+          memoryMiB: replica.memoryMiB,
+          gpus: replica.gpuUuids.length,
+          ...(gpuType !== undefined && replica.gpuUuids.length > 0 ? { gpuType } : {}),
+          ...(devices !== undefined
+            ? {
+                devices: devices.map((device) => ({
+                  index: device.index,
+                  uuid: device.uuid,
+                  simulated: device.simulated,
+                })),
+              }
+            : {}),
+        },
+        ...(rank ? { rank } : {}),
+        ...(job.ports ? { ports: job.ports } : {}),
+        ...(job.volumes ? { volumes: job.volumes } : {}),
+        ...(job.user ? { user: job.user } : {}),
+        timeoutSeconds: job.timeoutSeconds,
+        ...(context.graceMs !== undefined ? { graceMs: context.graceMs } : {}),
+        // The job's own choice, else the server's default (MLOPS_JOB_NETWORK), else the runtime's.
+        ...(network !== undefined ? { network } : {}),
+        maskInLogs,
+      } satisfies ReplicaSpec;
+    });
+}
+
+function devicesOf(replica: JobReplica, devices: ReadonlyMap<string, GpuDevice>): GpuDevice[] {
+  return replica.gpuUuids.map((uuid) => {
+    const device = devices.get(uuid);
+    if (!device) throw new Error(`GPU ${uuid} is not in the inventory any more`);
+    return device;
+  });
 }

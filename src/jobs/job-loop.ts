@@ -1,3 +1,4 @@
+import { PeriodicLeaderLoop } from "../leases/periodic-leader-loop.js";
 import type { JobExecutor } from "./job-executor.js";
 import type { QueuedJobRow, JobStore } from "./job-store.js";
 import type { JobTransitions } from "./job-transitions.js";
@@ -8,7 +9,10 @@ export interface JobLoopDeps {
   store: JobStore;
   executor: JobExecutor;
   transitions: JobTransitions;
-  inventory: WorkloadInventory;
+  /** The inventory as last known. */
+  inventory: () => WorkloadInventory;
+  /** Fetches a fresh inventory before each pass (cluster backends); a failure keeps the last one. */
+  refreshInventory?: () => Promise<WorkloadInventory>;
   isLeader: () => boolean;
   log: (level: "info" | "warn" | "error", message: string, details?: Record<string, unknown>) => void;
   policy?: Partial<SchedulerPolicy>;
@@ -19,6 +23,8 @@ export interface JobLoopDeps {
   onPass?: (stats: { queued: number; placed: number; durationMs: number }) => void;
   /** Why no job may start now (no working sandbox: fail closed), or null. Queued jobs wait with it. */
   executionBlocked?: () => string | null;
+  /** A job was claimed: the GPU type it got ("none" without GPUs) and how long it was queued. */
+  onScheduled?: (gpuType: string, queueWaitSeconds: number) => void;
 }
 
 /** Most waiting reasons written per pass: a first pass over a huge queue spreads its writes. */
@@ -35,65 +41,43 @@ const ACTOR = "scheduler";
  */
 export class JobSchedulerLoop {
   readonly name = "job-scheduler";
-  private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
-  private pending = false;
-  private stopped = true;
-  private reconciled = false;
+  private readonly loop: PeriodicLeaderLoop;
   private lastReasons = new Map<string, string>();
   private readonly now: () => number;
 
   constructor(private readonly deps: JobLoopDeps) {
     this.now = deps.now ?? Date.now;
+    this.loop = new PeriodicLeaderLoop({
+      name: this.name,
+      intervalMs: deps.tickMs ?? 500,
+      isLeader: deps.isLeader,
+      // On taking the lease: the database and the runtime are made to agree before anything is scheduled.
+      onLeadership: async () => {
+        await this.deps.executor.reconcile();
+        this.lastReasons.clear();
+      },
+      pass: async () => {
+        await this.deps.executor.processCancels();
+        await this.schedulePass();
+      },
+      log: (message, details) => this.deps.log("error", "job scheduler work failed", { message, ...details }),
+    });
   }
 
   start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => this.wake(), this.deps.tickMs ?? 500);
-    this.timer.unref();
-    this.wake();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.chain;
+    await this.loop.stop();
   }
 
   wake(): void {
-    if (this.stopped || this.pending) return;
-    this.pending = true;
-    void this.serial(async () => {
-      this.pending = false;
-      await this.tick();
-    });
+    this.loop.wake();
   }
 
   serial(work: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(async () => {
-      if (this.stopped) return;
-      try {
-        await work();
-      } catch (err) {
-        this.deps.log("error", "job scheduler work failed", { error: (err as Error).stack ?? String(err) });
-      }
-    });
-    this.chain = next;
-    return next;
-  }
-
-  private async tick(): Promise<void> {
-    if (!this.deps.isLeader()) {
-      this.reconciled = false;
-      return;
-    }
-    if (!this.reconciled) {
-      await this.deps.executor.reconcile();
-      this.reconciled = true;
-      this.lastReasons.clear();
-    }
-    await this.deps.executor.processCancels();
-    await this.schedulePass();
+    return this.loop.serial(work);
   }
 
   /** One pass over the queue; returns the jobs it started. */
@@ -107,11 +91,12 @@ export class JobSchedulerLoop {
       await this.recordReasons(new Map(queue.map((job) => [job.id, blocked])));
       return [];
     }
+    const inventory = await this.currentInventory();
     const holds = await store.holds();
     const quotas = await store.projectGpuQuotas([...new Set(queue.map((job) => job.projectId))]);
     const result = scheduleQueuedJobs({
       queue,
-      nodes: this.deps.inventory.nodes,
+      nodes: inventory.nodes,
       holds,
       quotas,
       now: this.now(),
@@ -134,14 +119,34 @@ export class JobSchedulerLoop {
     return claimed;
   }
 
+  private async currentInventory(): Promise<WorkloadInventory> {
+    if (!this.deps.refreshInventory) return this.deps.inventory();
+    try {
+      return await this.deps.refreshInventory();
+    } catch (err) {
+      this.deps.log("warn", "could not refresh the inventory; scheduling on the last one", {
+        error: (err as Error).message,
+      });
+      return this.deps.inventory();
+    }
+  }
+
   private async claim(placement: Placement, row: QueuedJobRow): Promise<boolean> {
     const at = this.now();
     const devices = placement.replicas.flatMap((replica) => replica.gpus.map((device) => device.uuid));
+    const nodes = [...new Set(placement.replicas.map((replica) => replica.nodeId))];
+    const ranks = placement.replicas.length > 1 ? `${placement.replicas.length} ranks ` : "";
     const reason =
       devices.length > 0
-        ? `placed on ${placement.replicas[0].nodeId} with GPUs ${devices.join(", ")}`
-        : `placed on ${placement.replicas[0].nodeId}`;
-    const details = { gpus: devices, nodes: placement.replicas.map((replica) => replica.nodeId) };
+        ? `placed ${ranks}on ${nodes.join(", ")} with GPUs ${devices.join(", ")}`
+        : `placed ${ranks}on ${nodes.join(", ")}`;
+    const details = {
+      gpus: devices,
+      nodes: placement.replicas.map((replica) => replica.nodeId),
+      ...(placement.replicas.length > 1
+        ? { ranks: placement.replicas.map((replica) => replica.gpus.map((device) => device.uuid)) }
+        : {}),
+    };
     const event = {
       at,
       from: "queued" as const,
@@ -156,6 +161,10 @@ export class JobSchedulerLoop {
       return false;
     }
     this.lastReasons.delete(row.id);
+    this.deps.onScheduled?.(
+      placement.replicas[0]?.gpus[0]?.type ?? "none",
+      Math.max(0, at - row.queuedAt) / 1000,
+    );
     await this.deps.transitions.recorded(
       { id: row.id, projectId: row.projectId },
       {

@@ -21,7 +21,16 @@ describe("attempt outcome", () => {
       ],
       options,
     );
-    expect(outcome).toEqual({ kind: "failed", reason: "replica 1 exited with code 3" });
+    expect(outcome).toEqual({ kind: "failed", reason: "rank 1 exited with code 3" });
+    // Rank 1 was killed first; rank 0 then crashed on its broken all-reduce: rank 1 is the cause.
+    const peerLost = attemptOutcome(
+      [
+        { replicaIndex: 0, end: "exited", exitCode: 1, signal: null, endedAt: 2_000 },
+        { replicaIndex: 1, end: "exited", exitCode: null, signal: "SIGKILL", endedAt: 1_000 },
+      ],
+      options,
+    );
+    expect(peerLost.reason).toBe("rank 1 killed by SIGKILL");
     expect(
       attemptOutcome([{ ...ok, end: "timeout", exitCode: null, signal: "SIGKILL" }], options).reason,
     ).toBe("timed out after 5 s (ended by SIGKILL)");

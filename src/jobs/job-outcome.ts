@@ -7,6 +7,8 @@ export interface ReplicaResult {
   exitCode: number | null;
   signal: string | null;
   message?: string | null;
+  /** When it ended (ms since the epoch), where recorded: the first failure is the cause. */
+  endedAt?: number | null;
 }
 
 export type AttemptOutcome =
@@ -17,8 +19,10 @@ export type AttemptOutcome =
 
 /**
  * What an attempt's replicas mean for the job, once all of them have ended. A job that finished cleanly
- * succeeded even if a cancel came too late; otherwise a requested cancel wins (the stop was asked for); any replica that did not exit 0 fails the attempt, and the first such replica
- * (by index) names the reason — replicas stopped because a sibling failed are not the cause.
+ * succeeded even if a cancel came too late; otherwise a requested cancel wins (the stop was asked for);
+ * any replica that did not exit 0 fails the attempt, and the first one to fail (by end time, then index)
+ * names the reason — ranks stopped because a sibling failed are not the cause, nor are ranks that
+ * crashed later because their peer vanished (a DDP all-reduce errors out on the survivors).
  */
 export function attemptOutcome(
   results: readonly ReplicaResult[],
@@ -33,8 +37,11 @@ export function attemptOutcome(
     };
   }
   if (options.cancelRequested) return { kind: "cancelled", reason: "cancelled on request" };
-  const cause = failures.find((result) => result.end !== "stopped") ?? failures[0];
-  const who = sorted.length > 1 ? `replica ${cause.replicaIndex} ` : "";
+  const unstopped = failures
+    .filter((result) => result.end !== "stopped")
+    .sort((a, b) => (a.endedAt ?? Number.MAX_SAFE_INTEGER) - (b.endedAt ?? Number.MAX_SAFE_INTEGER));
+  const cause = unstopped[0] ?? failures[0];
+  const who = sorted.length > 1 ? `rank ${cause.replicaIndex} ` : "";
   return { kind: "failed", reason: `${who}${describeEnd(cause, options.timeoutSeconds)}` };
 }
 

@@ -1,4 +1,4 @@
-import type { ReplicaEnd } from "../runtime/runtime.js";
+import type { Endpoint, ReplicaEnd } from "../runtime/runtime.js";
 import type { ResourceHold } from "./capacity-pool.js";
 import type { Job, JobState } from "./job.js";
 import type { Placement, QueuedJob } from "./scheduler.js";
@@ -33,6 +33,8 @@ export interface JobReplica {
   /** The replica's complete logs in the artifact store, once it has ended. */
   stdoutSha256: string | null;
   stderrSha256: string | null;
+  /** Where the replica's ports (job.ports) are reachable, once it started; null without ports. */
+  endpoints: Record<string, Endpoint> | null;
 }
 
 export interface JobEvent {
@@ -62,6 +64,8 @@ export interface JobQuery {
 /** A queued job as the scheduler needs it, plus the attempt its claim must match. */
 export interface QueuedJobRow extends QueuedJob {
   attempt: number;
+  /** When it entered the queue for this attempt (submit, or the retry), ms since the epoch. */
+  queuedAt: number;
 }
 
 /** A device hold with the job that holds it (inventory view). */
@@ -77,6 +81,7 @@ export interface ReplicaStarted {
   replicaId: string;
   pid: number | null;
   startedAt: number;
+  endpoints?: Record<string, Endpoint>;
 }
 
 export interface ReplicaEnded {
@@ -130,6 +135,8 @@ export interface JobStore {
   setRun(jobId: string, run: { runId: string; experimentId: string }): Promise<void>;
 
   replicas(jobId: string, attempt?: number): Promise<JobReplica[]>;
+  /** Every replica in state `running`, of any job (usage sampling). */
+  runningReplicas(): Promise<JobReplica[]>;
   markReplicaStarted(started: ReplicaStarted): Promise<void>;
   markReplicaEnded(ended: ReplicaEnded): Promise<void>;
 

@@ -6,7 +6,7 @@ import type { Principal } from "../auth/principal.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { TrackingService } from "../tracking/tracking-service.js";
 import { deviceByUuid, type WorkloadInventory } from "./inventory.js";
-import { isTerminal, type JobState } from "./job.js";
+import { isTerminal, type Job, type JobState } from "./job.js";
 import { JobExecutor } from "./job-executor.js";
 import { JobLauncher } from "./job-launcher.js";
 import { archiveReplicaLogs, type JobLogDeps } from "./job-logs.js";
@@ -15,9 +15,10 @@ import { JobService } from "./job-service.js";
 import type { JobStore } from "./job-store.js";
 import { jobTrackingFrom } from "./job-tracking.js";
 import { JobTransitions } from "./job-transitions.js";
-import { JobWorkDirs } from "./job-workdirs.js";
 import type { SchedulerPolicy } from "./scheduler.js";
 import type { JobSecretEnvStore } from "./job-secrets.js";
+import { createJobUsageSampler, type ReplicaUsageSample } from "./job-usage-sampler.js";
+import type { PeriodicLeaderLoop } from "../leases/periodic-leader-loop.js";
 
 /** The principal the scheduler acts as (closing runs, revoking workload tokens). */
 export const SCHEDULER_PRINCIPAL: Principal = {
@@ -30,8 +31,11 @@ export const SCHEDULER_PRINCIPAL: Principal = {
 export interface JobSystemDeps {
   store: JobStore;
   runtime: Runtime;
+  /** The backend's inventory at start-up. */
   inventory: WorkloadInventory;
-  jobsDir: string;
+  /** A cluster backend's fresh inventory, fetched before each scheduling pass (WorkloadBackend). */
+  refreshInventory?: () => Promise<WorkloadInventory>;
+  /** Code archives and archived logs. */
   artifacts: ArtifactStore;
   /** Code archives resolve only for the project that owns them. */
   blobs: BlobOwnership;
@@ -41,8 +45,6 @@ export interface JobSystemDeps {
   isLeader: () => boolean;
   /** URL workloads reach the control plane at. */
   apiUrl: () => string;
-  python: () => Promise<string | null>;
-  sdkPythonDir?: string;
   policy?: Partial<SchedulerPolicy>;
   graceMs?: number;
   /** Network of every job's replicas: "host" (default) or "none" (docs/security.md). */
@@ -53,11 +55,20 @@ export interface JobSystemDeps {
   /** Metrics hooks. */
   onTransition?: (to: JobState) => void;
   onPass?: (stats: { queued: number; placed: number; durationMs: number }) => void;
+  /** A job was claimed: seconds it waited in the queue, and the GPU type it got ("none": CPU only). */
+  onScheduled?: (gpuType: string, queueWaitSeconds: number) => void;
+  /** A job's replicas all run: seconds since it was claimed. */
+  onStarted?: (gpuType: string, timeToStartSeconds: number) => void;
+  /** Every running replica's resource use, sampled on the leader (every `usageSampleMs`, default 10 s). */
+  onUsage?: (samples: ReplicaUsageSample[]) => void;
+  usageSampleMs?: number;
 }
 
 export interface JobSystem {
   service: JobService;
   loop: JobSchedulerLoop;
+  /** Samples running replicas' CPU/memory/GPU use for /metrics (a background loop, leader only). */
+  usageSampler: PeriodicLeaderLoop;
   executor: JobExecutor;
   logs: JobLogDeps;
 }
@@ -83,11 +94,19 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
       if (token.scope?.jobId === jobId && !token.revokedAt) await revokeToken(token.id);
     }
   };
-  const workDirs = new JobWorkDirs({ root: deps.jobsDir, artifacts: deps.artifacts });
+  // The inventory the scheduler, the launcher and the API see; a cluster backend's is refreshed per pass.
+  let inventory = deps.inventory;
+  let devices = deviceByUuid(inventory);
+  const refreshInventory = deps.refreshInventory
+    ? async () => {
+        inventory = await deps.refreshInventory!();
+        devices = deviceByUuid(inventory);
+        return inventory;
+      }
+    : undefined;
   const launcher = new JobLauncher({
     runtime: deps.runtime,
-    workDirs,
-    devices: deviceByUuid(deps.inventory),
+    devices: () => devices,
     issueToken: async (job, ttlSeconds) => {
       if (!job.ownerId) throw new Error(`job ${job.id} has no owner to issue its token to`);
       const issued = await deps.identity.issueWorkloadToken(
@@ -99,8 +118,6 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
     },
     revokeToken,
     apiUrl: deps.apiUrl,
-    python: deps.python,
-    sdkPythonDir: deps.sdkPythonDir,
     graceMs: deps.graceMs,
     network: deps.jobNetwork,
     secretEnv: async (jobId) => (deps.secretEnv ? deps.secretEnv.get(jobId) : {}),
@@ -116,7 +133,9 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
     archiveLogs: (replicaId) => archiveReplicaLogs(deps.runtime, deps.artifacts, replicaId),
     revokeToken,
     revokeJobTokens,
-    removeWorkDir: (jobId) => workDirs.remove(jobId),
+    removeJobFiles: (jobId) => deps.runtime.removeJobFiles(jobId),
+    onStarted: (job, seconds, deviceUuid) =>
+      deps.onStarted?.(gpuTypeLabel(job, deviceUuid ? devices.get(deviceUuid)?.type : undefined), seconds),
     isLeader: deps.isLeader,
     serial: (work) => loop!.serial(work),
     wake: () => loop?.wake(),
@@ -126,11 +145,13 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
     store: deps.store,
     executor,
     transitions,
-    inventory: deps.inventory,
+    inventory: () => inventory,
+    refreshInventory,
     isLeader: deps.isLeader,
     log: deps.log,
     policy: deps.policy,
     onPass: deps.onPass,
+    onScheduled: deps.onScheduled,
     executionBlocked: () => {
       const runtime = deps.runtime.describe();
       if (runtime.sandbox !== "unavailable") return null;
@@ -145,11 +166,27 @@ export function createJobSystem(deps: JobSystemDeps): JobSystem {
     tracking,
     transitions,
     ownsBlob: async (projectId, sha256) => (await deps.blobs.resolve(projectId, sha256)) !== undefined,
-    inventory: deps.inventory,
+    inventory: () => inventory,
     secretEnv: deps.secretEnv,
     describeRuntime: () => deps.runtime.describe(),
+    ...(deps.jobNetwork ? { defaultNetwork: deps.jobNetwork } : {}),
+    usage: (replicaId) => deps.runtime.usage(replicaId),
     wake: () => loop?.wake(),
     logs,
   });
-  return { service, loop, executor, logs };
+  const usageSampler = createJobUsageSampler({
+    store: deps.store,
+    runtime: deps.runtime,
+    isLeader: deps.isLeader,
+    onSample: (samples) => deps.onUsage?.(samples),
+    log: deps.log,
+    intervalMs: deps.usageSampleMs,
+  });
+  return { service, loop, executor, logs, usageSampler };
+}
+
+/** The metrics label of a job's GPU type: what it got, else what it asked for, "none" for CPU only. */
+function gpuTypeLabel(job: Job, placedType: string | undefined): string {
+  if (job.resources.gpus === 0) return "none";
+  return placedType ?? job.resources.gpuType ?? "any";
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
-import { createJob, isTerminal, totalGpus } from "./job.js";
+import { createJob, isTerminal, rankResources, totalGpus } from "./job.js";
 
 const now = new Date("2024-01-01T00:00:00Z");
 
@@ -22,9 +22,7 @@ describe("createJob", () => {
     expect(job.resources.gpuType).toBeUndefined();
   });
 
-  // The model only: `distributed` sizes the gang the scheduler places (one replica per node). Launching
-  // procsPerNode ranks per replica is the runtime's job (docs/jobs-and-workloads.md) and is not claimed here.
-  it("derives replicas from the distributed spec and lower-cases the GPU type", () => {
+  it("counts one replica per rank (nodes x procsPerNode) and lower-cases the GPU type", () => {
     const job = createJob(
       {
         projectId: "p",
@@ -35,9 +33,37 @@ describe("createJob", () => {
       "j2",
       now,
     );
-    expect(job.replicas).toBe(3);
+    expect(job.replicas).toBe(6);
     expect(job.resources.gpuType).toBe("h100");
     expect(totalGpus(job)).toBe(6);
+    expect(rankResources(job.resources, 2)).toEqual({ cpu: 0.5, memoryMiB: 1024, gpus: 1, gpuType: "h100" });
+  });
+
+  it("splits odd CPU and memory to whole millicores and MiB per rank", () => {
+    expect(rankResources({ cpu: 1, memoryMiB: 1000, gpus: 0 }, 3)).toEqual({
+      cpu: 0.333,
+      memoryMiB: 333,
+      gpus: 0,
+    });
+  });
+
+  it("keeps internal fields only when valid", () => {
+    const job = createJob(
+      {
+        projectId: "p",
+        command: ["sshd"],
+        kind: "workspace",
+        ports: [{ name: "ssh" }],
+        volumes: [{ name: "ws-1-home", mountPath: "/home/ana" }],
+        user: { name: "ana", home: "/home/ana" },
+      },
+      "w",
+      now,
+    );
+    expect(job).toMatchObject({ kind: "workspace", ports: [{ name: "ssh" }], user: { name: "ana" } });
+    expect(() =>
+      createJob({ projectId: "p", command: ["x"], volumes: [{ name: "../x", mountPath: "/a" }] }, "j", now),
+    ).toThrow(/volume name/);
   });
 
   it.each([
@@ -49,6 +75,11 @@ describe("createJob", () => {
     [{ command: ["x"], maxRetries: -1 }, /maxRetries/],
     [{ command: ["x"], timeoutSeconds: 0 }, /timeoutSeconds/],
     [{ command: ["x"], distributed: { nodes: 0, procsPerNode: 1 } }, /distributed.nodes/],
+    [
+      { command: ["x"], resources: { gpus: 2 }, distributed: { nodes: 1, procsPerNode: 4 } },
+      /resources.gpus \(2 per node\) must divide evenly among procsPerNode \(4\)/,
+    ],
+    [{ command: ["x"], distributed: { nodes: 64, procsPerNode: 64 } }, /4096 ranks; at most 1024/],
   ])("rejects %j", (request, message) => {
     expect(() => createJob({ projectId: "p", ...request }, "j", now)).toThrow(InputError);
     expect(() => createJob({ projectId: "p", ...request }, "j", now)).toThrow(message);

@@ -1,9 +1,9 @@
 import { InputError } from "../errors.js";
 
 /**
- * The job model (docs/jobs-and-workloads.md). A job runs `replicas` copies of one command; `resources` are per replica
- * (per node for a distributed job), and the scheduler places all replicas at once or none (gang).
- * Distributed jobs come later, but the shape is here so that a job with replicas > 1 needs no rewrite.
+ * The job model (docs/jobs-and-workloads.md). A job runs one command as `nodes x procsPerNode` ranks: one
+ * replica per rank (replicaIndex = global rank). `resources` are per node; each rank gets its node's share
+ * (rankResources). The scheduler places all nodes of the gang in one pass or none.
  */
 export type JobState = "queued" | "scheduled" | "running" | "succeeded" | "failed" | "cancelled";
 
@@ -33,7 +33,21 @@ export interface DistributedSpec {
   procsPerNode: number;
 }
 
-export interface Job {
+/** "job" runs to completion; "workspace" is a long-running dev environment (src/workspaces/). */
+export type JobKind = "job" | "workspace";
+
+/**
+ * Fields only the platform sets (internal submit, e.g. workspaces): passed through to the runtime's
+ * replica spec (src/runtime/runtime.ts), never accepted from the public API.
+ */
+export interface JobInternals {
+  kind?: JobKind;
+  ports?: Array<{ name: string }>;
+  volumes?: Array<{ name: string; mountPath: string }>;
+  user?: { name: string; home: string };
+}
+
+export interface Job extends JobInternals {
   id: string;
   projectId: string;
   name: string;
@@ -42,9 +56,11 @@ export interface Job {
   image?: string;
   /** The replicas' network: "host" or "none" (docs/security.md); unset = the server's MLOPS_JOB_NETWORK. */
   network?: JobNetwork;
+  /** Per node: a rank gets gpus/procsPerNode GPUs, cpu/procsPerNode cores, memoryMiB/procsPerNode MiB. */
   resources: JobResources;
+  /** Set for distributed jobs (more than one rank, or asked for explicitly). */
   distributed?: DistributedSpec;
-  /** Number of replicas started together: distributed.nodes, else 1. */
+  /** Number of ranks (replicas) started together: nodes x procsPerNode. */
   replicas: number;
   /** Higher runs first. */
   priority: number;
@@ -73,7 +89,7 @@ export interface Job {
 }
 
 /** What a client submits; everything but project and command has a default. */
-export interface JobRequest {
+export interface JobRequest extends JobInternals {
   projectId: string;
   name?: string;
   command: string[];
@@ -102,6 +118,11 @@ const MAX_RETRIES = 100;
 const MAX_PRIORITY = 1_000_000;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const GPU_TYPE = /^[a-z0-9][a-z0-9_-]*$/;
+const PORT_NAME = /^[a-z][a-z0-9_]{0,30}$/;
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** The largest gang one job may ask for. */
+const MAX_RANKS = 1024;
 
 /** Validates a request and builds the queued job. Pure: the caller supplies id and clock. */
 export function createJob(request: JobRequest, id: string, now: Date): Job {
@@ -125,7 +146,10 @@ export function createJob(request: JobRequest, id: string, now: Date): Job {
   if (distributed) {
     requireInteger(distributed.nodes, "distributed.nodes", 1, 1024);
     requireInteger(distributed.procsPerNode, "distributed.procsPerNode", 1, 1024);
+    checkRankSplit(resources, distributed);
   }
+  const ranks = distributed ? distributed.nodes * distributed.procsPerNode : 1;
+  const internals = validateInternals(request);
   const priority = request.priority ?? JOB_DEFAULTS.priority;
   requireInteger(priority, "priority", -MAX_PRIORITY, MAX_PRIORITY);
   const maxRetries = request.maxRetries ?? JOB_DEFAULTS.maxRetries;
@@ -142,8 +166,11 @@ export function createJob(request: JobRequest, id: string, now: Date): Job {
     ...(request.image ? { image: request.image } : {}),
     ...(request.network ? { network: request.network } : {}),
     resources,
-    ...(distributed ? { distributed: { ...distributed } } : {}),
-    replicas: distributed ? distributed.nodes : 1,
+    ...(distributed
+      ? { distributed: { nodes: distributed.nodes, procsPerNode: distributed.procsPerNode } }
+      : {}),
+    replicas: ranks,
+    ...internals,
     priority,
     maxRetries,
     timeoutSeconds,
@@ -176,6 +203,60 @@ export function normalizeResources(input: Partial<JobResources>): JobResources {
   return { cpu, memoryMiB, gpus, ...(gpuType ? { gpuType: gpuType.toLowerCase() } : {}) };
 }
 
+/** A node's resources must split evenly into its ranks (GPUs), and leave each rank something (CPU, memory). */
+function checkRankSplit(resources: JobResources, distributed: DistributedSpec): void {
+  const { nodes, procsPerNode } = distributed;
+  if (nodes * procsPerNode > MAX_RANKS) {
+    throw new InputError(`nodes x procsPerNode is ${nodes * procsPerNode} ranks; at most ${MAX_RANKS}`);
+  }
+  if (resources.gpus > 0 && resources.gpus % procsPerNode !== 0) {
+    throw new InputError(
+      `resources.gpus (${resources.gpus} per node) must divide evenly among procsPerNode (${procsPerNode}) ranks`,
+    );
+  }
+  if (Math.round((resources.cpu * 1000) / procsPerNode) < 1) {
+    throw new InputError(`resources.cpu (${resources.cpu} per node) is too small for ${procsPerNode} ranks`);
+  }
+  if (Math.floor(resources.memoryMiB / procsPerNode) < 1) {
+    throw new InputError(
+      `resources.memoryMiB (${resources.memoryMiB} per node) is too small for ${procsPerNode} ranks`,
+    );
+  }
+}
+
+function validateInternals(request: JobInternals): JobInternals {
+  const out: JobInternals = {};
+  if (request.kind !== undefined) {
+    if (request.kind !== "job" && request.kind !== "workspace")
+      throw new InputError("kind must be job or workspace");
+    if (request.kind === "workspace") out.kind = "workspace";
+  }
+  if (request.ports !== undefined && request.ports.length > 0) {
+    const names = new Set<string>();
+    for (const port of request.ports) {
+      if (!PORT_NAME.test(port.name)) throw new InputError(`invalid port name '${port.name}'`);
+      if (names.has(port.name)) throw new InputError(`port '${port.name}' appears twice`);
+      names.add(port.name);
+    }
+    out.ports = request.ports.map((port) => ({ name: port.name }));
+  }
+  if (request.volumes !== undefined && request.volumes.length > 0) {
+    for (const volume of request.volumes) {
+      if (!VOLUME_NAME.test(volume.name)) throw new InputError(`invalid volume name '${volume.name}'`);
+      if (!volume.mountPath.startsWith("/") || volume.mountPath.split("/").includes("..")) {
+        throw new InputError(`volume mount path '${volume.mountPath}' must be absolute, without '..'`);
+      }
+    }
+    out.volumes = request.volumes.map((volume) => ({ name: volume.name, mountPath: volume.mountPath }));
+  }
+  if (request.user !== undefined) {
+    if (!USER_NAME.test(request.user.name)) throw new InputError(`invalid user name '${request.user.name}'`);
+    if (!request.user.home.startsWith("/")) throw new InputError("user.home must be an absolute path");
+    out.user = { name: request.user.name, home: request.user.home };
+  }
+  return out;
+}
+
 function requireInteger(value: unknown, name: string, min: number, max: number): void {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw new InputError(`${name} must be an integer between ${min} and ${max}`);
@@ -186,7 +267,23 @@ export function isTerminal(state: JobState): boolean {
   return state === "succeeded" || state === "failed" || state === "cancelled";
 }
 
-/** Total GPUs the job holds while running (all replicas). */
-export function totalGpus(job: Pick<Job, "replicas" | "resources">): number {
-  return job.replicas * job.resources.gpus;
+/** The gang's shape; a job without `distributed` is one node with one rank. */
+export function gangShape(job: Pick<Job, "distributed">): DistributedSpec {
+  return job.distributed ?? { nodes: 1, procsPerNode: 1 };
+}
+
+/** What one rank gets: its node's resources split evenly (CPU in millicores, memory in whole MiB). */
+export function rankResources(resources: JobResources, procsPerNode: number): JobResources {
+  if (procsPerNode === 1) return { ...resources };
+  return {
+    cpu: Math.round((resources.cpu * 1000) / procsPerNode) / 1000,
+    memoryMiB: Math.floor(resources.memoryMiB / procsPerNode),
+    gpus: resources.gpus / procsPerNode,
+    ...(resources.gpuType !== undefined ? { gpuType: resources.gpuType } : {}),
+  };
+}
+
+/** Total GPUs the job holds while running (all nodes). */
+export function totalGpus(job: Pick<Job, "distributed" | "resources">): number {
+  return gangShape(job).nodes * job.resources.gpus;
 }

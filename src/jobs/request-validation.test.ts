@@ -10,23 +10,36 @@ const res = (r: Partial<JobResources>): JobResources => ({ cpu: 1, memoryMiB: 10
 
 describe("validateJobRequest", () => {
   it("accepts what the inventory can hold", () => {
-    expect(() => validateJobRequest(res({ gpus: 4, gpuType: "h100" }), nodes)).not.toThrow();
-    expect(() => validateJobRequest(res({ gpus: 2 }), nodes, { replicas: 2 })).not.toThrow();
+    expect(validateJobRequest(res({ gpus: 4, gpuType: "h100" }), nodes)).toBeNull();
+    expect(validateJobRequest(res({ gpus: 2 }), nodes, { nodes: 2 })).toBeNull();
+    expect(validateJobRequest(res({ gpus: 4, cpu: 4 }), nodes, { procsPerNode: 4 })).toBeNull();
   });
 
   it.each([
     [res({ gpus: 1, gpuType: "v100" }), {}, /unknown GPU type 'v100'; available: h100 x4, a100 x2/],
-    [res({ gpus: 5, gpuType: "h100" }), {}, /5 h100 GPUs per replica, but no node has more than 4/],
-    [res({ gpus: 3, gpuType: "a100" }), {}, /no node has more than 2/],
-    [res({ gpus: 3, gpuType: "h100" }), { replicas: 2 }, /6 GPUs in all, but only 4 exist/],
-    [res({ cpu: 9 }), {}, /9 CPU cores/],
-    [res({ memoryMiB: 40000 }), {}, /40000 MiB/],
-    [res({ cpu: 5 }), { replicas: 2 }, /at most 1 fit/],
     [res({ gpus: 2 }), { quota: { gpus: 1 } }, /quota is 1/],
+    [res({ gpus: 2 }), { nodes: 2, quota: { gpus: 3 } }, /asks for 4 GPUs; the project's quota is 3/],
     [res({ gpus: 2, gpuType: "h100" }), { quota: { gpusByType: { h100: 1 } } }, /h100 quota is 1/],
   ])("refuses %j %j", (resources, options, message) => {
     expect(() => validateJobRequest(resources, nodes, options)).toThrow(InputError);
     expect(() => validateJobRequest(resources, nodes, options)).toThrow(message);
+  });
+
+  it.each([
+    [res({ gpus: 5, gpuType: "h100" }), {}, "needs 5 h100 GPUs on one node, the largest node has 4"],
+    [res({ gpus: 3, gpuType: "a100" }), {}, "needs 3 a100 GPUs on one node, the largest node has 2"],
+    [
+      res({ gpus: 3, gpuType: "h100" }),
+      { nodes: 2 },
+      "needs 2 nodes of 3 h100 GPUs, 1 CPU, 1024 MiB at once, at most 1 fit",
+    ],
+    [res({ cpu: 9 }), {}, "needs 9 CPU cores on one node, the largest node has 8"],
+    [res({ memoryMiB: 40000 }), {}, "needs 40000 MiB of memory on one node, the largest node has 32768 MiB"],
+    [res({ cpu: 5 }), { nodes: 2 }, "needs 2 nodes of 5 CPU, 1024 MiB at once, at most 1 fit"],
+  ])("accepts %j %j but says it cannot run on this inventory", (resources, options, reason) => {
+    expect(validateJobRequest(resources, nodes, options)).toBe(
+      `cannot run on the current inventory: ${reason}`,
+    );
   });
 
   it("refuses GPUs where there are none", () => {

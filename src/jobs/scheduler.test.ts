@@ -22,7 +22,7 @@ function job(id: string, resources: Partial<JobResources>, extra: Partial<Queued
     projectId: "p",
     priority: 0,
     submittedAt: NOW - 60_000 + seq++,
-    replicas: 1,
+    nodes: 1,
     resources: { cpu: 1, memoryMiB: 1024, gpus: 0, ...resources },
     ...extra,
   };
@@ -72,8 +72,8 @@ describe("scheduleQueuedJobs", () => {
     expect(result.reasons.get("two")).toMatch(/1 of 2 GPUs of one type free/);
   });
 
-  it("places a gang of replicas all at once or not at all", () => {
-    const gang = job("gang", { gpus: 2, gpuType: "h100" }, { replicas: 2 });
+  it("places a gang of nodes all at once or not at all", () => {
+    const gang = job("gang", { gpus: 2, gpuType: "h100" }, { nodes: 2 });
     const blocked = scheduleQueuedJobs(
       input([gang], {
         holds: [
@@ -89,11 +89,58 @@ describe("scheduleQueuedJobs", () => {
       }),
     );
     expect(blocked.placements).toEqual([]);
-    expect(blocked.reasons.get("gang")).toMatch(/2 replicas .* at once; only 1 fit now/);
+    expect(blocked.reasons.get("gang")).toMatch(/2 nodes of .* at once; only 1 fit now/);
     const free = scheduleQueuedJobs(input([gang, job("after", { gpus: 1 })]));
     expect(free.placements[0].replicas.map((r) => r.gpus.length)).toEqual([2, 2]);
     expect(new Set(uuidsOf(free.placements[0])).size).toBe(4);
     expect(free.reasons.get("after")).toMatch(/0 of 1 GPUs of one type free/);
+  });
+
+  it("splits a node's GPUs among its ranks: distinct devices in index order, CPU and memory shared", () => {
+    const ranks = job("ddp", { gpus: 4, gpuType: "h100", cpu: 2, memoryMiB: 4096 }, { procsPerNode: 4 });
+    const result = scheduleQueuedJobs(input([ranks]));
+    const placed = result.placements[0].replicas;
+    expect(placed.map((r) => r.replicaIndex)).toEqual([0, 1, 2, 3]);
+    expect(placed.map((r) => r.gpus.map((g) => g.index))).toEqual([[0], [1], [2], [3]]);
+    expect(placed.map((r) => [r.nodeId, r.cpu, r.memoryMiB])).toEqual(Array(4).fill(["local", 0.5, 1024]));
+    // Holds add up to exactly the node's share that was taken.
+    const holds = holdsForPlacement(result.placements[0]);
+    expect(holds.reduce((sum, hold) => sum + hold.cpu, 0)).toBe(2);
+    expect(holds.reduce((sum, hold) => sum + hold.memoryMiB, 0)).toBe(4096);
+  });
+
+  it("2 nodes x 2 ranks of 1 GPU: ranks 0-1 share node 0's devices, 2-3 node 1's", () => {
+    const nodes = [
+      { id: "n0", cpu: 8, memoryMiB: 8192, gpus: parseGpuDeclaration("h100:2") },
+      {
+        id: "n1",
+        cpu: 8,
+        memoryMiB: 8192,
+        gpus: parseGpuDeclaration("h100:2").map((g) => ({ ...g, uuid: `${g.uuid}-n1` })),
+      },
+    ];
+    const gang = job("mn", { gpus: 2, gpuType: "h100" }, { nodes: 2, procsPerNode: 2 });
+    const result = scheduleQueuedJobs(input([gang], { nodes }));
+    const placed = result.placements[0].replicas;
+    expect(placed.map((r) => [r.replicaIndex, r.nodeId, r.gpus[0].uuid])).toEqual([
+      [0, "n0", "SIM-h100-0"],
+      [1, "n0", "SIM-h100-1"],
+      [2, "n1", "SIM-h100-0-n1"],
+      [3, "n1", "SIM-h100-1-n1"],
+    ]);
+  });
+
+  it("a gang node larger than every node waits, saying what the largest node has", () => {
+    const big = job("five", { gpus: 5, gpuType: "h100" }, { procsPerNode: 5 });
+    const result = scheduleQueuedJobs(input([big, job("small", { gpus: 1 })]));
+    expect(result.reasons.get("five")).toBe(
+      "cannot run on the current inventory: needs 5 h100 GPUs on one node, the largest node has 4",
+    );
+    expect(placedIds(result)).toEqual(["small"]);
+    const wide = scheduleQueuedJobs(input([job("wide", { gpus: 3, gpuType: "h100" }, { nodes: 2 })]));
+    expect(wide.reasons.get("wide")).toMatch(
+      /cannot run on the current inventory: needs 2 nodes .* at most 1 fit/,
+    );
   });
 
   it("gives a typed request devices of that type only", () => {
@@ -202,7 +249,9 @@ describe("scheduleQueuedJobs", () => {
       { workloadId: "y", projectId: "p", nodeId: "local", cpu: 1, memoryMiB: 1, gpuUuids: ["SIM-h100-0"] },
     ];
     const result = scheduleQueuedJobs(input([job("gone", { gpus: 1, gpuType: "a100" })], { holds }));
-    expect(result.reasons.get("gone")).toMatch(/no node can hold 1 a100 GPU/);
+    expect(result.reasons.get("gone")).toMatch(
+      /cannot run on the current inventory: needs 1 a100 GPUs on one node/,
+    );
     expect(result.warnings).toEqual(["GPU SIM-h100-0 is held by both x and y"]);
   });
 
@@ -223,7 +272,7 @@ describe("scheduleQueuedJobs", () => {
     const typeOf = new Map(node.gpus.map((g) => [g.uuid, g.type]));
     for (const placement of result.placements) {
       const queued = byId.get(placement.jobId)!;
-      expect(placement.replicas).toHaveLength(queued.replicas);
+      expect(placement.replicas).toHaveLength(queued.nodes * (queued.procsPerNode ?? 1));
       for (const replica of placement.replicas) {
         expect(replica.gpus).toHaveLength(queued.resources.gpus);
         expect(new Set(replica.gpus.map((g) => g.type)).size).toBeLessThanOrEqual(1);
@@ -239,6 +288,6 @@ describe("scheduleQueuedJobs", () => {
       }
     }
     // Every waiting job says why.
-    for (const reason of result.reasons.values()) expect(reason).toMatch(/^(waiting for|project|no node)/);
+    for (const reason of result.reasons.values()) expect(reason).toMatch(/^(waiting for|project|cannot run)/);
   });
 });

@@ -6,7 +6,7 @@ import {
   toMilli,
 } from "./capacity-pool.js";
 import type { GpuDevice } from "./gpu-inventory.js";
-import type { JobResources } from "./job.js";
+import { type JobResources, rankResources } from "./job.js";
 import { formatCpu, formatDuration } from "./format.js";
 import { type ProjectQuota, QuotaLedger } from "./quota-ledger.js";
 
@@ -26,9 +26,11 @@ export type { ProjectQuota } from "./quota-ledger.js";
  * it), so jobs behind it can no longer take that capacity, and it starts as soon as enough has freed.
  * `reserveAfterMs: 0` is "no backfill past any blocked job's needs"; `Infinity` is pure greedy backfill.
  *
- * Gang: all replicas of a job are placed in the same pass or none is. A replica's GPUs are on one node
- * and of one type. A device is never handed out twice: holds remove devices by uuid, and each placement
- * takes them out of the free lists.
+ * Gang: all nodes of a job are placed in the same pass or none is. A gang node's resources (its GPUs all
+ * of one type) come from one scheduler node; its `procsPerNode` ranks split them evenly, each rank taking
+ * distinct devices in index order. Two gang nodes may share a scheduler node when it has room for both.
+ * A device is never handed out twice: holds remove devices by uuid, and each placement takes them out of
+ * the free lists.
  */
 export interface QueuedJob {
   id: string;
@@ -36,7 +38,11 @@ export interface QueuedJob {
   priority: number;
   /** Submit time in ms since the epoch (FIFO order and the backfill guard). */
   submittedAt: number;
-  replicas: number;
+  /** Gang nodes placed together (1 for a plain job). */
+  nodes: number;
+  /** Ranks per gang node (default 1); each is one replica. */
+  procsPerNode?: number;
+  /** Per gang node. */
   resources: JobResources;
 }
 
@@ -59,6 +65,7 @@ export interface ScheduleInput {
 }
 
 export interface ReplicaPlacement {
+  /** The global rank: nodeRank x procsPerNode + localRank. */
   replicaIndex: number;
   nodeId: string;
   cpu: number;
@@ -101,12 +108,8 @@ export function scheduleQueuedJobs(input: ScheduleInput): ScheduleResult {
   // state of the pool rather than once per job (this is what keeps a 10,000-job pass cheap).
   const reasonCache = new Map<string, { version: number; reason: string }>();
   for (const job of [...input.queue].sort(compareQueueOrder)) {
-    const need = replicaNeed(job.resources);
-    const quotaReason = quotas.refusal(
-      job.projectId,
-      job.resources.gpus * job.replicas,
-      job.resources.gpuType,
-    );
+    const need = nodeNeed(job.resources, job.procsPerNode ?? 1);
+    const quotaReason = quotas.refusal(job.projectId, job.resources.gpus * job.nodes, job.resources.gpuType);
     if (quotaReason !== null) {
       reasons.set(job.id, quotaReason);
       continue;
@@ -119,7 +122,10 @@ export function scheduleQueuedJobs(input: ScheduleInput): ScheduleResult {
         placements.push({ jobId: job.id, projectId: job.projectId, replicas: placed });
       } else {
         // Only an any-type request can land on a type its project has no quota for: undo and wait.
-        for (const replica of placed) pool.giveBack(toTaken(pool, replica));
+        const procs = job.procsPerNode ?? 1;
+        for (let first = 0; first < placed.length; first += procs) {
+          pool.giveBack(toTaken(pool, placed.slice(first, first + procs)));
+        }
         reasons.set(job.id, typeReason);
       }
       continue;
@@ -128,7 +134,7 @@ export function scheduleQueuedJobs(input: ScheduleInput): ScheduleResult {
     const waited = input.now - job.submittedAt;
     if (waited >= policy.reserveAfterMs) {
       let held = true;
-      for (let r = 0; r < job.replicas; r++) held = pool.reserve(need) && held;
+      for (let n = 0; n < job.nodes; n++) held = pool.reserve(need) && held;
       if (held) {
         reserved.push(job.id);
         reasons.set(
@@ -147,57 +153,90 @@ export function scheduleQueuedJobs(input: ScheduleInput): ScheduleResult {
   return { placements, reasons, reserved, warnings: pool.warnings };
 }
 
-function replicaNeed(resources: JobResources): ReplicaNeed {
+/**
+ * One gang node's needs: exactly what its ranks will hold (procsPerNode x the rank's share), so that the
+ * holds of a placement add up to what was taken from the pool.
+ */
+function nodeNeed(resources: JobResources, procsPerNode: number): ReplicaNeed {
+  const rank = rankResources(resources, procsPerNode);
   return {
-    cpuMilli: toMilli(resources.cpu),
-    memoryMiB: resources.memoryMiB,
+    cpuMilli: toMilli(rank.cpu) * procsPerNode,
+    memoryMiB: rank.memoryMiB * procsPerNode,
     gpus: resources.gpus,
     ...(resources.gpus > 0 && resources.gpuType !== undefined ? { gpuType: resources.gpuType } : {}),
   };
 }
 
-/** Places every replica or none; returns the placements, or why it waits. */
+/** Places every gang node or none; returns one placement per rank, or why it waits. */
 function placeGang(
   pool: CapacityPool,
   job: QueuedJob,
   need: ReplicaNeed,
   reasonCache: Map<string, { version: number; reason: string }>,
 ): ReplicaPlacement[] | string {
+  const procs = job.procsPerNode ?? 1;
   const placed: ReplicaPlacement[] = [];
-  for (let r = 0; r < job.replicas; r++) {
+  for (let n = 0; n < job.nodes; n++) {
     const taken = pool.take(need);
     if (taken === null) {
-      for (const replica of placed) pool.giveBack(toTaken(pool, replica));
-      const key = `${job.replicas}|${r}|${need.cpuMilli}|${need.memoryMiB}|${need.gpus}|${need.gpuType}`;
+      for (let first = 0; first < placed.length; first += procs) {
+        pool.giveBack(toTaken(pool, placed.slice(first, first + procs)));
+      }
+      const key = `${job.nodes}|${n}|${need.cpuMilli}|${need.memoryMiB}|${need.gpus}|${need.gpuType}`;
       const cached = reasonCache.get(key);
       if (cached !== undefined && cached.version === pool.version) return cached.reason;
-      const reason = capacityReason(pool, job, need, r);
+      const reason = capacityReason(pool, job, need, n);
       reasonCache.set(key, { version: pool.version, reason });
       return reason;
     }
-    placed.push({
-      replicaIndex: r,
-      nodeId: taken.node.id,
-      cpu: taken.cpuMilli / 1000,
-      memoryMiB: taken.memoryMiB,
-      gpus: taken.gpus,
-    });
+    placed.push(...splitIntoRanks(taken, n, procs));
   }
   return placed;
 }
 
-function toTaken(pool: CapacityPool, replica: ReplicaPlacement) {
-  const node = pool.nodes.find((candidate) => candidate.id === replica.nodeId)!;
-  return { node, cpuMilli: toMilli(replica.cpu), memoryMiB: replica.memoryMiB, gpus: replica.gpus };
+/** A gang node's ranks: equal shares of what was taken, devices handed out in index order. */
+function splitIntoRanks(
+  taken: { node: { id: string }; cpuMilli: number; memoryMiB: number; gpus: GpuDevice[] },
+  nodeRank: number,
+  procs: number,
+): ReplicaPlacement[] {
+  const devices = [...taken.gpus].sort((a, b) => a.index - b.index);
+  const perRank = devices.length / procs;
+  const ranks: ReplicaPlacement[] = [];
+  for (let local = 0; local < procs; local++) {
+    ranks.push({
+      replicaIndex: nodeRank * procs + local,
+      nodeId: taken.node.id,
+      cpu: taken.cpuMilli / procs / 1000,
+      memoryMiB: taken.memoryMiB / procs,
+      gpus: devices.slice(local * perRank, (local + 1) * perRank),
+    });
+  }
+  return ranks;
+}
+
+/** What one gang node's ranks took, to give back as a whole. */
+function toTaken(pool: CapacityPool, ranks: readonly ReplicaPlacement[]) {
+  const node = pool.nodes.find((candidate) => candidate.id === ranks[0].nodeId)!;
+  return {
+    node,
+    cpuMilli: ranks.reduce((sum, rank) => sum + toMilli(rank.cpu), 0),
+    memoryMiB: ranks.reduce((sum, rank) => sum + rank.memoryMiB, 0),
+    gpus: ranks.flatMap((rank) => rank.gpus),
+  };
 }
 
 function capacityReason(pool: CapacityPool, job: QueuedJob, need: ReplicaNeed, fitted: number): string {
   const what = describeNeed(job.resources);
   if (!pool.nodes.some((node) => pool.couldEverHold(node, need))) {
-    return `no node can hold ${what} (the inventory may have changed since it was submitted)`;
+    return `cannot run on the current inventory: ${largestNodeShortfall(pool, need)}`;
+  }
+  const onEmpty = nodesThatFitOnEmpty(pool, need);
+  if (onEmpty < job.nodes) {
+    return `cannot run on the current inventory: needs ${job.nodes} nodes of ${what} at once, at most ${onEmpty} fit`;
   }
   if (fitted > 0) {
-    return `waiting for ${job.replicas} replicas of ${what} at once; only ${fitted} fit now`;
+    return `waiting for ${job.nodes} nodes of ${what} at once; only ${fitted} fit now`;
   }
   const free = pool.mostFree(need.gpuType);
   const short: string[] = [];
@@ -211,6 +250,61 @@ function capacityReason(pool: CapacityPool, job: QueuedJob, need: ReplicaNeed, f
   }
   const detail = short.length > 0 ? short.join(", ") : "no single node has all of it free at once";
   return `waiting for ${what}: ${detail}`;
+}
+
+/** "needs 5 h100 GPUs on one node, the largest node has 4": the first resource no node has enough of. */
+function largestNodeShortfall(pool: CapacityPool, need: ReplicaNeed): string {
+  const largest = (value: (node: CapacityPool["nodes"][number]) => number) =>
+    Math.max(0, ...pool.nodes.map(value));
+  if (need.gpus > 0) {
+    const gpus = largest((node) =>
+      need.gpuType !== undefined
+        ? (node.totalByType.get(need.gpuType) ?? 0)
+        : Math.max(0, ...node.totalByType.values()),
+    );
+    if (gpus < need.gpus) {
+      const type = need.gpuType !== undefined ? `${need.gpuType} GPUs` : "GPUs of one type";
+      return `needs ${need.gpus} ${type} on one node, the largest node has ${gpus}`;
+    }
+  }
+  const cpu = largest((node) => node.totalCpuMilli);
+  if (cpu < need.cpuMilli) {
+    return `needs ${formatCpu(need.cpuMilli)} CPU cores on one node, the largest node has ${formatCpu(cpu)}`;
+  }
+  const memory = largest((node) => node.totalMemoryMiB);
+  if (memory < need.memoryMiB) {
+    return `needs ${need.memoryMiB} MiB of memory on one node, the largest node has ${memory} MiB`;
+  }
+  // Each resource exists somewhere, but never all on one node.
+  return `no single node has ${describeNeedMilli(need)}`;
+}
+
+/** How many gang nodes of this size the whole inventory could hold with nothing else running. */
+function nodesThatFitOnEmpty(pool: CapacityPool, need: ReplicaNeed): number {
+  let fit = 0;
+  for (const node of pool.nodes) {
+    let here = Math.min(
+      need.cpuMilli > 0 ? Math.floor(node.totalCpuMilli / need.cpuMilli) : Number.MAX_SAFE_INTEGER,
+      need.memoryMiB > 0 ? Math.floor(node.totalMemoryMiB / need.memoryMiB) : Number.MAX_SAFE_INTEGER,
+    );
+    if (need.gpus > 0) {
+      const counts =
+        need.gpuType !== undefined
+          ? [node.totalByType.get(need.gpuType) ?? 0]
+          : [...node.totalByType.values()];
+      here = Math.min(
+        here,
+        counts.reduce((sum, count) => sum + Math.floor(count / need.gpus), 0),
+      );
+    }
+    fit += here;
+  }
+  return fit;
+}
+
+function describeNeedMilli(need: ReplicaNeed): string {
+  const gpus = need.gpus > 0 ? `${need.gpus} ${need.gpuType ?? "any"} GPUs, ` : "";
+  return `${gpus}${formatCpu(need.cpuMilli)} CPU and ${need.memoryMiB} MiB`;
 }
 
 export function describeNeed(resources: JobResources): string {

@@ -1,3 +1,4 @@
+import { PeriodicLeaderLoop } from "../leases/periodic-leader-loop.js";
 import type { PipelineEngine } from "./pipeline-engine.js";
 import type { PipelineStore } from "./pipeline-store.js";
 import type { TriggerService } from "./trigger-service.js";
@@ -21,26 +22,27 @@ export interface PipelineLoopOptions {
  */
 export class PipelineLoop {
   readonly name = "retrain-pipelines";
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
   private stopping = false;
+  private readonly loop: PeriodicLeaderLoop;
 
-  constructor(private readonly o: PipelineLoopOptions) {}
+  constructor(private readonly o: PipelineLoopOptions) {
+    this.loop = new PeriodicLeaderLoop({
+      name: this.name,
+      intervalMs: o.tickMs ?? 1000,
+      isLeader: o.isLeader,
+      pass: () => this.tick(),
+      log: (message, details) => o.log?.("retrain loop pass failed", { message, ...details }),
+    });
+  }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
     this.stopping = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.loop.stop();
   }
 
   /** One pass (tests call it directly instead of waiting for the timer). */
@@ -64,17 +66,5 @@ export class PipelineLoop {
         });
       }
     }
-  }
-
-  private schedule(delay: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .catch((err: Error) => this.o.log?.("retrain loop pass failed", { error: err.message }))
-        .finally(() => {
-          this.running = undefined;
-          this.schedule(this.o.tickMs ?? 1000);
-        });
-    }, delay);
   }
 }

@@ -23,6 +23,9 @@ import { Predictor } from "./runtime/predictor.js";
 import { ServingMetrics } from "./runtime/serving-metrics.js";
 import { registryVersionSource, type VersionLookup } from "./runtime/version-source.js";
 
+/** Per-request inference budget under which tensor requests skip the worker hop. */
+const INLINE_RUN_MS = 0.2;
+
 export interface ServingDeps {
   deployments: DeploymentStore;
   predictions: PredictionStore;
@@ -72,14 +75,22 @@ export function createServingServices(deps: ServingDeps): ServingServices {
   const log = deps.log;
   const metrics = new ServingMetrics(deps.metrics);
   const models = new ModelPool({
-    runner: () => OnnxModelRunner.create({ workers: deps.workers ?? Math.min(2, availableParallelism()) }),
+    runner: () =>
+      OnnxModelRunner.create({
+        workers: deps.workers ?? Math.min(2, availableParallelism()),
+        // A model whose small request runs in under 0.2 ms answers from this thread: two thread hops
+        // would cost more (docs/architecture/serving.md, the request path).
+        inlineRunMs: INLINE_RUN_MS,
+      }),
     source: registryVersionSource(deps.versions, deps.artifacts, path.join(deps.dataDir, "serving-cache")),
     log,
   });
   const table = new DeploymentTable(deps.deployments, models, metrics, { pollMs: deps.pollMs, log });
   const predictionLog = new PredictionLogWriter(deps.predictions, {
     onError: (err, lost) => log?.("prediction log write failed", { error: err.message, lost }),
+    onDrop: (count) => metrics.predictionLogDropped(count),
   });
+  metrics.watchPredictionLog(() => predictionLog.pending);
   const changes = new DeploymentChanges(deps.deployments, deps.events, () => table.refresh());
   const deployments = new DeploymentService({
     store: deps.deployments,

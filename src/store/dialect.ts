@@ -15,6 +15,14 @@ export interface SqlDialect {
   isUniqueViolation(err: unknown): boolean;
   /** Case-insensitive LIKE. */
   ilike(lhs: Expression<string>, pattern: Expression<string>): RawBuilder<boolean>;
+  /**
+   * LIKE with MLflow's meaning: `pattern` uses `%`, `_` and backslash escapes (PostgreSQL's default);
+   * case-sensitive unless `caseInsensitive` (SQLite's LIKE folds ASCII case, so its case-sensitive form
+   * is GLOB, from `globPattern`).
+   */
+  likeMatch(lhs: Expression<string>, pattern: string, caseInsensitive: boolean): RawBuilder<boolean>;
+  /** A text expression that compares and sorts by code point, as JavaScript's `<` does. */
+  binaryText(expr: Expression<string>): RawBuilder<string>;
   /** Drops everything this store created (tests). */
   dropAll(db: Kysely<unknown>): Promise<void>;
   /**
@@ -36,6 +44,14 @@ export const sqliteDialect: SqlDialect = {
     // SQLite's LIKE is case-insensitive for ASCII already.
     return sql<boolean>`${lhs} LIKE ${pattern}`;
   },
+  likeMatch(lhs, pattern, caseInsensitive) {
+    return caseInsensitive
+      ? sql<boolean>`${lhs} LIKE ${pattern} ESCAPE '\\'`
+      : sql<boolean>`${lhs} GLOB ${globPattern(pattern)}`;
+  },
+  binaryText(expr) {
+    return sql<string>`${expr}`; // BINARY collation: UTF-8 byte order, which is code point order
+  },
   async dropAll() {
     // The SQLite file is removed with its temp directory.
   },
@@ -53,9 +69,47 @@ export function postgresDialect(schema: string): SqlDialect {
     ilike(lhs, pattern) {
       return sql<boolean>`${lhs} ILIKE ${pattern}`;
     },
+    likeMatch(lhs, pattern, caseInsensitive) {
+      return caseInsensitive ? sql<boolean>`${lhs} ILIKE ${pattern}` : sql<boolean>`${lhs} LIKE ${pattern}`;
+    },
+    binaryText(expr) {
+      return sql<string>`(${expr} COLLATE "C")`;
+    },
     async dropAll(db) {
       await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db);
     },
     clusteredTableSuffix: undefined,
   };
+}
+
+/**
+ * A LIKE pattern (`%`, `_`, backslash escapes; a trailing lone backslash is literal) as an equivalent
+ * SQLite GLOB pattern: `*`, `?`, and `[x]` for a literal `*`, `?` or `[`.
+ */
+export function globPattern(like: string): string {
+  const chars = Array.from(like);
+  let out = "";
+  for (let i = 0; i < chars.length; i++) {
+    let ch = chars[i];
+    if (ch === "\\" && i + 1 < chars.length) ch = `\\${chars[++i]}`;
+    if (ch === "%") out += "*";
+    else if (ch === "_") out += "?";
+    else {
+      const literal = ch.length > 1 && ch.startsWith("\\") ? ch.slice(1) : ch;
+      out += literal === "*" || literal === "?" || literal === "[" ? `[${literal}]` : literal;
+    }
+  }
+  return out;
+}
+
+/** A LIKE pattern rewritten so that every backslash escapes something (PostgreSQL refuses a trailing one). */
+export function canonicalLikePattern(like: string): string {
+  const chars = Array.from(like);
+  let out = "";
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i];
+    if (ch === "\\") out += i + 1 < chars.length ? `\\${chars[++i]}` : "\\\\";
+    else out += ch;
+  }
+  return out;
 }

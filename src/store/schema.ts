@@ -12,6 +12,7 @@ import type { RegistryTables } from "./tables/registry.js";
 import type { ServingTables } from "./tables/serving.js";
 import type { SystemTables } from "./tables/system.js";
 import type { TrackingTables } from "./tables/tracking.js";
+import type { WorkspaceTables } from "./tables/workspaces.js";
 
 /**
  * The whole metadata schema as Kysely sees it. Each domain declares its tables in `tables/<domain>.ts`;
@@ -31,4 +32,5 @@ export interface Database
     BatchTables,
     ArtifactTables,
     LoggedModelTables,
-    JobSecretTables {}
+    JobSecretTables,
+    WorkspaceTables {}

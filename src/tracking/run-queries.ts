@@ -1,8 +1,8 @@
 import type { Principal } from "../auth/principal.js";
 import { InputError } from "../errors.js";
-import { sortRuns, parseOrderByList } from "../mlflow/order-by.js";
-import { decodePageToken, encodePageToken, paginate } from "../mlflow/page-token.js";
-import { type FilterableRun, matchesFilter, parseSearchFilter } from "../mlflow/search-filter.js";
+import { parseOrderByList } from "../mlflow/order-by.js";
+import { decodePageToken, encodePageToken } from "../mlflow/page-token.js";
+import { parseSearchFilter } from "../mlflow/search-filter.js";
 import type { TrackingAccess } from "./access.js";
 import type { HistoryBucket, MetricHistory, MetricPoint, Run, ViewType } from "./model.js";
 
@@ -64,24 +64,6 @@ export interface CompareTable {
   metrics: string[];
 }
 
-function filterable(run: Run): FilterableRun & { run: Run } {
-  return {
-    run,
-    metrics: Object.fromEntries(run.metrics.map((m) => [m.key, m.value])),
-    params: run.params,
-    tags: run.tags,
-    attributes: {
-      run_id: run.info.runId,
-      run_name: run.info.runName,
-      status: run.info.status,
-      user_id: run.info.userId,
-      artifact_uri: run.info.artifactUri,
-      start_time: run.info.startTime,
-      end_time: run.info.endTime,
-    },
-  };
-}
-
 function lifecycleOf(view: ViewType | undefined): "active" | "deleted" | "all" {
   return view === "DELETED_ONLY" ? "deleted" : view === "ALL" ? "all" : "active";
 }
@@ -91,8 +73,8 @@ export class RunQueries {
   constructor(private readonly access: TrackingAccess) {}
 
   /**
-   * MLflow `runs/search`. Candidate runs of the experiments are loaded with their latest metrics, params
-   * and tags, then filtered, ordered and paged with MLflow's own semantics (search-filter, order-by).
+   * MLflow `runs/search`: filtered, ordered and paged in SQL by the store with MLflow's semantics (the
+   * same as `matchesFilter` and `sortRuns`, which test/tracking-search-sql.test.ts checks).
    */
   async searchRuns(
     principal: Principal,
@@ -112,15 +94,20 @@ export class RunQueries {
       input.orderBy ?? [],
       input.viewType ?? "",
     ]);
-    decodePageToken(input.pageToken, { context }); // refuse a bad token before any work
+    const offset = decodePageToken(input.pageToken, { context }); // refuse a bad token before any work
     for (const id of input.experimentIds) await this.access.experiment(principal, id, "read");
-    const runs = await this.access.store.listRuns({
+    const page = await this.access.store.searchRuns({
       experimentIds: input.experimentIds,
       lifecycle: lifecycleOf(input.viewType),
+      filter,
+      orderBy,
+      offset,
+      limit: maxResults,
     });
-    const matching = runs.map(filterable).filter((r) => matchesFilter(r, filter));
-    const page = paginate(sortRuns(matching, orderBy), input.pageToken, maxResults, { context });
-    return { runs: page.items.map((r) => r.run), nextPageToken: page.nextPageToken };
+    return {
+      runs: page.runs,
+      nextPageToken: page.hasMore ? encodePageToken(offset + maxResults, { context }) : undefined,
+    };
   }
 
   /** MLflow `metrics/get-history`: every point in (step, timestamp) order, paged. */

@@ -1,3 +1,5 @@
+import type { OrderByClause } from "../mlflow/order-by.js";
+import type { SearchFilter } from "../mlflow/search-filter.js";
 import type {
   Experiment,
   HistoryBucket,
@@ -31,6 +33,14 @@ export interface ExperimentQuery {
 export interface RunQuery {
   experimentIds: string[];
   lifecycle: LifecycleStage | "all";
+}
+
+/** One page of MLflow `runs/search`: filtered, ordered and paged by the store (docs/mlflow.md). */
+export interface RunSearch extends RunQuery {
+  filter: SearchFilter;
+  orderBy: readonly OrderByClause[];
+  offset: number;
+  limit: number;
 }
 
 /** How a series is reduced: `count` buckets of `width` along `axis`, starting at `origin`. */
@@ -71,6 +81,8 @@ export interface TrackingStore {
   /** Runs with metrics/params/tags, for search and compare (the caller filters and sorts). */
   listRuns(query: RunQuery): Promise<Run[]>;
   getRuns(runIds: string[]): Promise<Run[]>;
+  /** The runs of one page in MLflow's order (`sortRuns`), matching `matchesFilter`, and whether more follow. */
+  searchRuns(query: RunSearch): Promise<{ runs: Run[]; hasMore: boolean }>;
   updateRun(
     runId: string,
     patch: {

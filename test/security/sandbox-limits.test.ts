@@ -3,7 +3,14 @@ import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalRuntime } from "../../src/runtime/local/local-runtime.js";
-import { createRuntime, makeLayout, readAll, spec, type TestLayout } from "../support/runtime-harness.js";
+import {
+  createRuntime,
+  makeLayout,
+  readAll,
+  spec,
+  type TestLayout,
+  workDirOf,
+} from "../support/runtime-harness.js";
 import type { ReplicaSpec } from "../../src/runtime/runtime.js";
 import { describeSandboxed } from "./sandbox-support.js";
 
@@ -52,7 +59,12 @@ describeSandboxed("security: job sandbox limits", () => {
     const handle = await on.start(s);
     const exit = await handle.exited;
     const logs = await readAll(on.logs(handle.replicaId));
-    return { exit, stdout: logs.stdout.toString(), stderr: logs.stderr.toString(), workDir: s.workDir };
+    return {
+      exit,
+      stdout: logs.stdout.toString(),
+      stderr: logs.stderr.toString(),
+      workDir: workDirOf(layout, s.jobId),
+    };
   }
 
   it("runs as uid 65534: /etc/shadow and root-only files unreadable, its own dir and outputs writable", async () => {
@@ -90,7 +102,7 @@ describeSandboxed("security: job sandbox limits", () => {
       "print(f'loss {loss.item():.3f}')",
     ].join("\n");
     const result = await run(["/bin/sh", "-c", `mkdir -p mlops-output && ${PYTHON} -c "$0"`, train], {
-      memoryMiB: 2048,
+      resources: { cpu: 1, memoryMiB: 2048, gpus: 0 },
     });
     expect(result.exit.exitCode, result.stderr).toBe(0);
     expect(Number(/loss (\d\.\d+)/.exec(result.stdout)?.[1])).toBeLessThan(0.5);
@@ -119,7 +131,7 @@ describeSandboxed("security: job sandbox limits", () => {
   });
 
   it("shared mmap cannot get past the memory limit", async () => {
-    const result = await run([...SHARED_MMAP_HOG, "384"], { memoryMiB: 128 });
+    const result = await run([...SHARED_MMAP_HOG, "384"], { resources: { cpu: 1, memoryMiB: 128, gpus: 0 } });
     expect(result.stdout).not.toContain("touched all of it");
     expect(result.exit.exitCode === 0 && result.exit.signal === null).toBe(false);
     if (runtime.describe().memoryLimit === "cgroup") expect(result.exit.message).toMatch(/out of memory/);
@@ -141,7 +153,7 @@ describeSandboxed("security: job sandbox limits", () => {
       "head -c 40000000 /dev/zero > /tmp/big 2>/dev/null || echo tmp-full",
       "head -c 40000000 /dev/zero > /dev/shm/big 2>/dev/null || echo shm-full",
     ].join("; ");
-    const result = await run(["/bin/sh", "-c", script], { memoryMiB: 512 });
+    const result = await run(["/bin/sh", "-c", script], { resources: { cpu: 1, memoryMiB: 512, gpus: 0 } });
     expect(result.stdout).toBe("tmp-full\nshm-full\n");
   });
 
@@ -179,7 +191,11 @@ describeSandboxed("security: job sandbox limits", () => {
     afterAll(async () => fallback.close());
 
     it("RLIMIT_AS stops shared mmap on a CPU replica", async () => {
-      const result = await run([...SHARED_MMAP_HOG, "384"], { memoryMiB: 256 }, fallback);
+      const result = await run(
+        [...SHARED_MMAP_HOG, "384"],
+        { resources: { cpu: 1, memoryMiB: 256, gpus: 0 } },
+        fallback,
+      );
       expect(result.stdout).not.toContain("touched all of it");
       expect(result.stderr).toMatch(/MemoryError|Cannot allocate memory|mmap/);
     });

@@ -15,6 +15,7 @@ export interface TestLayout {
   jobsDir: string;
   stateDir: string;
   logDir: string;
+  volumesDir: string;
   cleanup: () => void;
 }
 
@@ -28,6 +29,7 @@ export function makeLayout(prefix = "rt-"): TestLayout {
     jobsDir: path.join(dataDir, "jobs"),
     stateDir: path.join(dataDir, "runtime"),
     logDir: path.join(dataDir, "logs"),
+    volumesDir: path.join(dataDir, "volumes"),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
   mkdirSync(layout.jobsDir, { recursive: true });
@@ -38,6 +40,8 @@ export function createRuntime(layout: TestLayout, extra: Partial<LocalRuntimeOpt
   return LocalRuntime.create({
     stateDir: layout.stateDir,
     logDir: layout.logDir,
+    jobsDir: layout.jobsDir,
+    volumesDir: layout.volumesDir,
     hiddenPaths: [layout.dataDir],
     defaultGraceMs: 2000,
     pollIntervalMs: 50,
@@ -45,12 +49,20 @@ export function createRuntime(layout: TestLayout, extra: Partial<LocalRuntimeOpt
   });
 }
 
-/** A job dir with the fixtures in it (as the platform unpacks a job's code into its dir). */
+/**
+ * A job dir with the fixtures in it, as the runtime leaves it after unpacking a job's code (an existing
+ * dir counts as prepared; the runtime's own unpacking from codeDigest is tested in local-runtime.test.ts).
+ */
 export function jobDir(layout: TestLayout, jobId: string): string {
-  const dir = path.join(layout.jobsDir, jobId);
+  const dir = workDirOf(layout, jobId);
   mkdirSync(dir, { recursive: true });
   cpSync(FIXTURES, dir, { recursive: true });
   return dir;
+}
+
+/** Where the runtime keeps a job's working directory. */
+export function workDirOf(layout: TestLayout, jobId: string): string {
+  return path.join(layout.jobsDir, jobId);
 }
 
 export function spec(
@@ -59,15 +71,14 @@ export function spec(
   command: string[],
   extra: Partial<ReplicaSpec> = {},
 ): ReplicaSpec {
+  jobDir(layout, jobId);
   return {
     jobId,
     attempt: 0,
     replicaIndex: 0,
     command,
     env: {},
-    workDir: jobDir(layout, jobId),
-    gpuDeviceIndices: [],
-    memoryMiB: 512,
+    resources: { cpu: 1, memoryMiB: 512, gpus: 0 },
     timeoutSeconds: null,
     ...extra,
   };

@@ -45,7 +45,7 @@ export function syntheticScheduleInput(options: { jobs: number; seed?: number })
       projectId: `p${Math.floor(random() * 5)}`,
       priority: random() < 0.1 ? 10 : 0,
       submittedAt: now - (options.jobs - i) * 1000,
-      replicas: random() < 0.05 ? 2 : 1,
+      nodes: random() < 0.05 ? 2 : 1,
       resources: {
         cpu: [0.5, 1, 2, 4][Math.floor(random() * 4)],
         memoryMiB: [1024, 4096, 16384][Math.floor(random() * 3)],

@@ -1,5 +1,9 @@
 """A tracking run: params, buffered metrics, tags and artifacts, online (MLflow REST API) or offline
-(JSON lines in the output directory, so training code runs unchanged without a server)."""
+(JSON lines in the output directory, so training code runs unchanged without a server).
+
+In a distributed job every rank runs the same script, and only rank 0 logs: on the other ranks ``start_run``
+returns a :class:`RankMutedRun` whose logging, artifact and registration calls do nothing (reads still work),
+unless MLOPS_LOG_ALL_RANKS=1 or ``start_run(log_all_ranks=True)`` (docs/distributed-training.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import warnings
 from typing import Any, Mapping, Optional
 
 from .client import MAX_METRICS_PER_BATCH, Client, now_ms
-from .env import WorkloadEnv
+from .env import RankEnv, WorkloadEnv
 from .errors import OfflineError
 
 DEFAULT_OUTPUT_DIR = "mlops-output"
@@ -29,8 +33,12 @@ def _finite(key: str, value: Any) -> Optional[float]:
 
 
 class _RunBase:
-    run_id: str
+    run_id: Optional[str]
     offline: bool
+    #: True on ranks other than 0 of a distributed job: nothing is logged (RankMutedRun).
+    muted = False
+    #: Appended to metric keys: "/rank<R>" when ranks other than 0 log too, so that ranks do not collide.
+    metric_key_suffix = ""
 
     def log_param(self, key: str, value: Any) -> None:
         self.log_params({key: value})
@@ -55,8 +63,17 @@ class Run(_RunBase):
 
     offline = False
 
-    def __init__(self, client: Client, run_id: str, *, owns_run: bool, flush_interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        client: Client,
+        run_id: str,
+        *,
+        owns_run: bool,
+        flush_interval_s: float = 5.0,
+        metric_key_suffix: str = "",
+    ) -> None:
         self.client = client
+        self.metric_key_suffix = metric_key_suffix
         self.run_id = run_id
         self.owns_run = owns_run
         self.flush_interval_s = flush_interval_s
@@ -77,6 +94,7 @@ class Run(_RunBase):
         if number is None:
             return
         ts = timestamp if timestamp is not None else now_ms()
+        key = key + self.metric_key_suffix
         self._metrics.append({"key": key, "value": number, "timestamp": ts, "step": int(step)})
         due = time.monotonic() - self._last_flush >= self.flush_interval_s
         if len(self._metrics) >= MAX_METRICS_PER_BATCH or due:
@@ -128,7 +146,8 @@ class OfflineRun(_RunBase):
 
     offline = True
 
-    def __init__(self, output_dir: str, run_name: Optional[str] = None) -> None:
+    def __init__(self, output_dir: str, run_name: Optional[str] = None, *, metric_key_suffix: str = "") -> None:
+        self.metric_key_suffix = metric_key_suffix
         self.output_dir = os.path.abspath(output_dir)
         os.makedirs(self.output_dir, exist_ok=True)
         self.run_id = uuid.uuid4().hex
@@ -151,6 +170,7 @@ class OfflineRun(_RunBase):
         number = _finite(key, value)
         if number is not None:
             ts = timestamp if timestamp is not None else now_ms()
+            key = key + self.metric_key_suffix
             self._write({"event": "metric", "key": key, "value": number, "step": int(step), "timestamp": ts})
 
     def flush(self) -> None:
@@ -179,6 +199,54 @@ class OfflineRun(_RunBase):
             self._write({"event": "end", "status": status})
 
 
+class RankMutedRun(_RunBase):
+    """The run as seen from a rank other than 0 of a distributed job: params, metrics, tags, artifacts,
+    model registration and the run's end are not logged (rank 0 does that for the job). Downloads still
+    work, since every rank may need a base model or an artifact."""
+
+    muted = True
+
+    def __init__(self, rank: int, run_id: Optional[str], client: Optional[Client]) -> None:
+        self.rank = rank
+        self.run_id = run_id
+        self.client = client
+        self.offline = client is None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        pass
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        pass
+
+    def log_metric(self, key: str, value: Any, step: int = 0, timestamp: Optional[int] = None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def log_artifact(self, local_path: str, artifact_path: Optional[str] = None) -> None:
+        pass
+
+    def log_artifacts(self, local_dir: str, artifact_path: Optional[str] = None) -> int:
+        return 0
+
+    def register_model(self, name: str, artifact_path: str = "model") -> dict:
+        return {"name": name, "version": None, "skipped": f"rank {self.rank}: only rank 0 registers"}
+
+    def end_run(self, status: str = "FINISHED") -> None:
+        pass
+
+    def download_artifacts(self, path: str, dest: str, run_id: Optional[str] = None) -> str:
+        if self.client is None or (run_id or self.run_id) is None:
+            raise OfflineError("downloading artifacts needs a server and a run (set MLOPS_API_URL)")
+        return self.client.download_artifacts(run_id or self.run_id, path, dest)
+
+    def get_model_version_download(self, name: str, version: str, dest: str) -> str:
+        if self.client is None:
+            raise OfflineError(f"downloading model {name}:{version} needs a server (set MLOPS_API_URL)")
+        return self.client.get_model_version_download(name, version, dest)
+
+
 def start_run(
     experiment_name: Optional[str] = None,
     run_name: Optional[str] = None,
@@ -190,15 +258,26 @@ def start_run(
     tags: Optional[Mapping[str, Any]] = None,
     environ: Optional[Mapping[str, str]] = None,
     flush_interval_s: float = 5.0,
+    log_all_ranks: Optional[bool] = None,
     **transport_options,
 ):
     """Inside a job: attaches to the job's run (from the environment). Outside: with ``url`` (or
     MLOPS_API_URL / MLFLOW_TRACKING_URI) creates a run in ``experiment_name``; with no server at all,
-    returns an ``OfflineRun`` writing to ``output_dir`` (default MLOPS_OUTPUT_DIR or ./mlops-output)."""
+    returns an ``OfflineRun`` writing to ``output_dir`` (default MLOPS_OUTPUT_DIR or ./mlops-output).
+
+    On ranks other than 0 of a distributed job (RANK, WORLD_SIZE) it returns a :class:`RankMutedRun` that
+    logs nothing, unless ``log_all_ranks`` (default: MLOPS_LOG_ALL_RANKS=1); then those ranks log too, with
+    their metric keys suffixed ``/rank<R>``."""
     env = WorkloadEnv.from_environ(environ)
+    ranks = RankEnv.from_environ(environ)
     server = url or env.server_url
+    other_rank = ranks.world_size > 1 and ranks.rank != 0
+    if other_rank and not (ranks.log_all_ranks if log_all_ranks is None else log_all_ranks):
+        client = Client(server, token or env.token, **transport_options) if server else None
+        return RankMutedRun(ranks.rank, run_id or env.run_id, client)
+    suffix = f"/rank{ranks.rank}" if other_rank else ""
     if server is None:
-        run = OfflineRun(output_dir or env.output_dir or DEFAULT_OUTPUT_DIR, run_name)
+        run = OfflineRun(output_dir or env.output_dir or DEFAULT_OUTPUT_DIR, run_name, metric_key_suffix=suffix)
         if tags:
             run.set_tags(tags)
         return run
@@ -206,10 +285,12 @@ def start_run(
     # An explicit URL outside a job means "my own run", unless a run id is given as well.
     attach_to = run_id or (env.run_id if url is None else None)
     if attach_to:
-        run = Run(client, attach_to, owns_run=False, flush_interval_s=flush_interval_s)
+        run = Run(client, attach_to, owns_run=False, flush_interval_s=flush_interval_s, metric_key_suffix=suffix)
         if tags:
             run.set_tags(tags)
         return run
     experiment_id = client.get_or_create_experiment(experiment_name or "Default")
     info = client.create_run(experiment_id, run_name, dict(tags or {}))["info"]
-    return Run(client, info["run_id"], owns_run=True, flush_interval_s=flush_interval_s)
+    return Run(
+        client, info["run_id"], owns_run=True, flush_interval_s=flush_interval_s, metric_key_suffix=suffix
+    )

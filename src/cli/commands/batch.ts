@@ -3,11 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { packDirectory } from "../../artifacts/code-archive.js";
-import { isImagePath } from "../../serving/batch/batch-inputs.js";
-import { runBatchWorker } from "../../serving/batch/worker/batch-worker.js";
 import { type ApiClient, enc } from "../client.js";
 import { type CliContext, CliError, optionsOf } from "../context.js";
 import { emit, printKeyValues, printTable } from "../output.js";
@@ -156,6 +152,8 @@ export function registerBatchCommands(program: Command, ctx: CliContext): void {
       const token = ctx.env.MLOPS_TOKEN;
       if (!apiUrl || !token)
         throw new CliError("the worker needs MLOPS_API_URL and MLOPS_TOKEN (a job's environment)", 2);
+      // Loaded on use: the worker pulls in onnxruntime and sharp, which `mlops --help` must not pay for.
+      const { runBatchWorker } = await import("../../serving/batch/worker/batch-worker.js");
       const summary = await runBatchWorker({
         apiUrl,
         token,
@@ -187,6 +185,10 @@ async function predict(ctx: CliContext, o: PredictOptions): Promise<void> {
   if (o.dataset) body.dataset = o.dataset;
   else {
     const dir = path.resolve(ctx.cwd, o.input as string);
+    const [{ packDirectory }, { isImagePath }] = await Promise.all([
+      import("../../artifacts/code-archive.js"),
+      import("../../serving/batch/batch-inputs.js"),
+    ]);
     const packed = await packDirectory(dir);
     const files = packed.files.filter(isImagePath);
     if (files.length === 0) throw new CliError(`no images (png, jpg, webp, ...) under ${dir}`, 2);
@@ -224,16 +226,16 @@ function getBatch(client: ApiClient, id: string): Promise<BatchView> {
 /** Polls until the batch ends, with a progress bar on a terminal. */
 async function follow(client: ApiClient, id: string, o: { json?: boolean }): Promise<BatchView> {
   let shown = await getBatch(client, id);
-  const bar =
-    !o.json && process.stderr.isTTY
-      ? new cliProgress.SingleBar(
-          {
-            stream: process.stderr,
-            format: "predicting [{bar}] {value}/{total} images | {rate} img/s | {state}",
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
+  const cliProgress = !o.json && process.stderr.isTTY ? (await import("cli-progress")).default : undefined;
+  const bar = cliProgress
+    ? new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          format: "predicting [{bar}] {value}/{total} images | {rate} img/s | {state}",
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   bar?.start(shown.total, shown.progress.done, { rate: rate(shown), state: shown.state });
   try {
     while (!FINISHED.has(shown.state)) {

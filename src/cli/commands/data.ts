@@ -3,13 +3,9 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { exportSnapshot } from "../../data/export.js";
-import { readCoco } from "../../data/imports/coco.js";
-import { readImageFolder } from "../../data/imports/image-folder.js";
 import type { ImportSource } from "../../data/imports/import-source.js";
-import { readLabelStudioExport } from "../../data/imports/label-studio-export.js";
 import { type ImportApi, runImport } from "../../data/imports/uploader.js";
 import type { LabelPushInput } from "../../data/label-push.js";
 import { parseManifest } from "../../data/manifest.js";
@@ -152,16 +148,17 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
       const client = ctx.client();
       const dataset = await client.get<Dataset>(datasetPath(name, "", o.project));
       const source = await readSource(ctx, o, dataset.task);
-      const bar =
-        !o.json && process.stderr.isTTY
-          ? new cliProgress.SingleBar(
-              {
-                stream: process.stderr,
-                format: "importing [{bar}] {value}/{total} images | {uploaded} uploaded | eta {eta}s",
-              },
-              cliProgress.Presets.shades_classic,
-            )
-          : undefined;
+      const cliProgress =
+        !o.json && process.stderr.isTTY ? (await import("cli-progress")).default : undefined;
+      const bar = cliProgress
+        ? new cliProgress.SingleBar(
+            {
+              stream: process.stderr,
+              format: "importing [{bar}] {value}/{total} images | {uploaded} uploaded | eta {eta}s",
+            },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
       bar?.start(source.records.length, 0, { uploaded: 0 });
       const summary = await runImport(source, importApi(client, dataset), {
         batchSize: o.batchSize,
@@ -281,6 +278,12 @@ async function readSource(
   const chosen = [o.imageFolder, o.labelStudio, o.coco].filter(Boolean).length;
   if (chosen !== 1) throw new CliError("give exactly one of --image-folder, --label-studio, --coco", 2);
   const abs = (p: string) => path.resolve(ctx.cwd, p);
+  // The readers are loaded on use (`mlops --help` stays fast).
+  const [{ readImageFolder }, { readLabelStudioExport }, { readCoco }] = await Promise.all([
+    import("../../data/imports/image-folder.js"),
+    import("../../data/imports/label-studio-export.js"),
+    import("../../data/imports/coco.js"),
+  ]);
   if (o.imageFolder) {
     if (task !== "classification")
       throw new CliError("--image-folder imports classification datasets; use --coco or --label-studio", 2);

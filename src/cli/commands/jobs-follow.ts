@@ -42,7 +42,8 @@ export async function* readSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<
 }
 
 export interface FollowOptions {
-  replica?: number;
+  /** One rank, or all interleaved; unset: the server's default (all for a distributed job). */
+  rank?: number | "all";
   /** Where the job's stdout goes (stderr always goes to stderr). */
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -59,7 +60,7 @@ export async function followJob(
   jobId: string,
   options: FollowOptions,
 ): Promise<JobSummary> {
-  const path = `/api/v1/jobs/${enc(jobId)}/logs?follow=1&replica=${options.replica ?? 0}`;
+  const path = `/api/v1/jobs/${enc(jobId)}/logs?follow=1${options.rank !== undefined ? `&rank=${options.rank}` : ""}`;
   try {
     const response = await client.raw("GET", path, { headers: { accept: "text/event-stream" } });
     if (response.body) {

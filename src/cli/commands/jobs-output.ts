@@ -10,6 +10,8 @@ export interface JobOutput {
   attempt: number;
   maxRetries: number;
   resources: { cpu: number; memoryMiB: number; gpus: number; gpuType?: string };
+  replicas?: number;
+  distributed?: { nodes: number; procsPerNode: number };
   command: string[];
   runId?: string;
   experimentId?: string;
@@ -24,12 +26,18 @@ export interface JobOutput {
 export interface ReplicaOutput {
   attempt: number;
   replicaIndex: number;
+  nodeId?: string;
   gpuUuids: string[];
   state: string;
   pid: number | null;
   end: string | null;
   exitCode: number | null;
   signal: string | null;
+  usage?: {
+    cpuCores?: number;
+    memoryBytes?: number;
+    gpus?: Array<{ index: number; utilizationPercent: number; memoryUsedMiB: number }>;
+  };
 }
 
 export function printJob(
@@ -43,7 +51,12 @@ export function printJob(
     state: job.state,
     reason: job.stateReason,
     command: job.command.join(" "),
-    resources: `${job.resources.gpus} GPU${job.resources.gpuType ? ` (${job.resources.gpuType})` : ""}, ${job.resources.cpu} CPU, ${job.resources.memoryMiB} MiB`,
+    resources: `${job.resources.gpus} GPU${job.resources.gpuType ? ` (${job.resources.gpuType})` : ""}, ${job.resources.cpu} CPU, ${job.resources.memoryMiB} MiB${job.distributed ? " per node" : ""}`,
+    ...(job.distributed
+      ? {
+          ranks: `${job.distributed.nodes} node(s) x ${job.distributed.procsPerNode} = ${job.distributed.nodes * job.distributed.procsPerNode}`,
+        }
+      : {}),
     attempt: `${job.attempt} (max retries ${job.maxRetries})`,
     timeout: job.timeoutSeconds === null ? "none" : `${job.timeoutSeconds} s`,
     run: job.runId,
@@ -54,20 +67,27 @@ export function printJob(
     started: job.startedAt,
     finished: job.finishedAt,
   });
-  process.stdout.write("\nreplicas:\n");
-  printTable(
-    replicas.map((r) => ({
-      attempt: r.attempt,
-      replica: r.replicaIndex,
-      state: r.state,
-      gpus: r.gpuUuids.join(",") || "-",
-      pid: r.pid,
-      end: r.end,
-      exit: r.signal ?? r.exitCode,
-    })),
-  );
+  process.stdout.write("\nranks:\n");
+  printTable(replicas.map(rankRow));
   process.stdout.write("\nevents:\n");
   printEvents(events);
+}
+
+/** One rank of one attempt: where, how it is or how it ended, and what it uses now. */
+export function rankRow(r: ReplicaOutput): Record<string, unknown> {
+  const gpuUse = r.usage?.gpus?.map((g) => `${g.utilizationPercent}%`).join(",");
+  return {
+    attempt: r.attempt,
+    rank: r.replicaIndex,
+    node: r.nodeId,
+    state: r.state,
+    gpus: r.gpuUuids.join(",") || "-",
+    pid: r.pid,
+    exit: r.signal ?? (r.exitCode === null ? (r.end ?? null) : r.exitCode),
+    cpu: r.usage?.cpuCores !== undefined ? r.usage.cpuCores.toFixed(2) : null,
+    memory: r.usage?.memoryBytes !== undefined ? formatBytes(r.usage.memoryBytes) : null,
+    "gpu util": gpuUse || null,
+  };
 }
 
 export function printEvents(events: Array<Record<string, unknown>>): void {
@@ -143,5 +163,6 @@ export async function printGpus(client: ApiClient, opts: { json?: boolean }): Pr
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }

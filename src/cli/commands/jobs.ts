@@ -1,12 +1,11 @@
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { Command } from "commander";
-import { packDirectory } from "../../artifacts/code-archive.js";
 import { enc } from "../client.js";
 import { type CliContext, CliError, optionsOf } from "../context.js";
 import { emit, printTable } from "../output.js";
 import { followJob } from "./jobs-follow.js";
-import { formatBytes, printEvents, printGpus, printJob } from "./jobs-output.js";
+import { formatBytes, printEvents, printGpus, printJob, type ReplicaOutput } from "./jobs-output.js";
 
 /**
  * Jobs on the command line. `mlops run submit|logs|cancel` (the `run` group is shared with tracking's
@@ -22,6 +21,8 @@ interface Job {
   attempt: number;
   maxRetries: number;
   resources: { cpu: number; memoryMiB: number; gpus: number; gpuType?: string };
+  replicas: number;
+  distributed?: { nodes: number; procsPerNode: number };
   command: string[];
   runId?: string;
   experimentId?: string;
@@ -34,22 +35,13 @@ interface Job {
   priority: number;
 }
 
-interface Replica {
-  replicaId: string;
-  attempt: number;
-  replicaIndex: number;
-  gpuUuids: string[];
-  state: string;
-  pid: number | null;
-  end: string | null;
-  exitCode: number | null;
-  signal: string | null;
-}
-
 interface SubmitOptions {
   project?: string;
   name?: string;
   gpus?: number;
+  gpusPerNode?: number;
+  nodes?: number;
+  procsPerNode?: number;
   gpuType?: string;
   cpu?: number;
   memory?: number;
@@ -78,6 +70,13 @@ const integer = (name: string) => (value: string) => {
   if (!Number.isInteger(parsed)) throw new CliError(`${name} must be an integer, got '${value}'`, 2);
   return parsed;
 };
+const rank = (value: string): number | "all" => {
+  if (value === "all") return "all";
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new CliError(`--rank must be a rank or 'all', got '${value}'`, 2);
+  return parsed;
+};
 const number = (name: string) => (value: string) => {
   const parsed = Number(value);
   if (!Number.isFinite(parsed)) throw new CliError(`${name} must be a number, got '${value}'`, 2);
@@ -92,12 +91,24 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
       "submit a job: mlops run submit [options] -- COMMAND [ARGS...] ('python' means the platform's Python)",
     )
     .argument("<command...>", "the command to run, after --")
-    .option("--project <project>", "project", "default")
+    // Inside a workspace MLOPS_PROJECT names its project: jobs submitted there land in it.
+    .option(
+      "--project <project>",
+      "project (default: $MLOPS_PROJECT, else default)",
+      ctx.env.MLOPS_PROJECT ?? "default",
+    )
     .option("--name <name>", "job name (default: the command)")
-    .option("--gpus <n>", "GPUs per replica", integer("--gpus"))
+    .option("--nodes <n>", "distributed: nodes of the gang (default 1)", integer("--nodes"))
+    .option(
+      "--procs-per-node <n>",
+      "distributed: ranks (processes) per node, each with gpus-per-node / n GPUs (default 1)",
+      integer("--procs-per-node"),
+    )
+    .option("--gpus-per-node <n>", "GPUs per node", integer("--gpus-per-node"))
+    .option("--gpus <n>", "GPUs per node (the same as --gpus-per-node)", integer("--gpus"))
     .option("--gpu-type <type>", "GPU type, e.g. h100")
-    .option("--cpu <cores>", "CPU cores", number("--cpu"))
-    .option("--memory <mib>", "memory limit in MiB", integer("--memory"))
+    .option("--cpu <cores>", "CPU cores per node (shared by its ranks)", number("--cpu"))
+    .option("--memory <mib>", "memory limit in MiB per node (shared by its ranks)", integer("--memory"))
     .option("--priority <n>", "higher runs first", integer("--priority"))
     .option("--max-retries <n>", "retries after a failed attempt", integer("--max-retries"))
     .option("--timeout <seconds>", "stop the job after this long", integer("--timeout"))
@@ -126,7 +137,8 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
     .command("logs <job>")
     .description("print a job's logs (-f: follow live, across retries, until it ends)")
     .option("-f, --follow", "stream live until the job ends")
-    .option("--replica <n>", "replica index", integer("--replica"), 0)
+    .option("--rank <r>", "one rank's logs (default: all ranks interleaved, lines prefixed [rank R])", rank)
+    .option("--replica <n>", "the same as --rank N", integer("--replica"))
     .option("--attempt <n>", "attempt (default: the latest that ran)", integer("--attempt"))
     .action(async (job: string, _o, cmd: Command) => logs(ctx, job, optionsOf(cmd)));
   run
@@ -156,8 +168,9 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
             state: j.state,
             gpus:
               j.resources.gpus > 0
-                ? `${j.resources.gpus}${j.resources.gpuType ? ` ${j.resources.gpuType}` : ""}`
+                ? `${(j.distributed?.nodes ?? 1) > 1 ? `${j.distributed?.nodes}x` : ""}${j.resources.gpus}${j.resources.gpuType ? ` ${j.resources.gpuType}` : ""}`
                 : "-",
+            ranks: j.replicas,
             attempt: j.attempt,
             submitted: j.submittedAt.replace(/\.\d+Z$/, "Z"),
             reason: j.stateReason.slice(0, 70),
@@ -167,11 +180,11 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
     });
   job
     .command("show <job>")
-    .description("a job with its replicas and state history")
+    .description("a job with its ranks (node, state, exit, pid, CPU, memory, GPU use) and state history")
     .action(async (id: string, _o, cmd: Command) => {
       const opts = optionsOf(cmd);
       const client = ctx.client();
-      const shown = await client.get<{ job: Job; replicas: Replica[] }>(`/api/v1/jobs/${enc(id)}`);
+      const shown = await client.get<{ job: Job; replicas: ReplicaOutput[] }>(`/api/v1/jobs/${enc(id)}`);
       const { events } = await client.get<{ events: Array<Record<string, unknown>> }>(
         `/api/v1/jobs/${enc(id)}/events`,
       );
@@ -191,7 +204,8 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
     .command("logs <job>")
     .description("same as `mlops run logs`")
     .option("-f, --follow", "stream live until the job ends")
-    .option("--replica <n>", "replica index", integer("--replica"), 0)
+    .option("--rank <r>", "one rank's logs (default: all ranks interleaved, lines prefixed [rank R])", rank)
+    .option("--replica <n>", "the same as --rank N", integer("--replica"))
     .option("--attempt <n>", "attempt", integer("--attempt"))
     .action(async (id: string, _o, cmd: Command) => logs(ctx, id, optionsOf(cmd)));
   job
@@ -222,6 +236,8 @@ async function submit(ctx: CliContext, command: string[], opts: SubmitOptions): 
   let codeDigest: string | undefined;
   if (opts.code !== false) {
     const dir = path.resolve(ctx.cwd, opts.code ?? ".");
+    // tar is loaded on use: commands that upload no code start faster.
+    const { packDirectory } = await import("../../artifacts/code-archive.js");
     const packed = await packDirectory(dir);
     const response = await client.raw("POST", `/api/v1/jobs/code?project=${enc(opts.project ?? "default")}`, {
       body: Readable.toWeb(packed.stream) as unknown as ReadableStream,
@@ -233,14 +249,20 @@ async function submit(ctx: CliContext, command: string[], opts: SubmitOptions): 
       `packed ${packed.files.length} files (${formatBytes(packed.totalBytes)}) from ${dir}\n`,
     );
   }
+  if (opts.gpus !== undefined && opts.gpusPerNode !== undefined && opts.gpus !== opts.gpusPerNode) {
+    throw new CliError("--gpus and --gpus-per-node are the same setting: give one", 2);
+  }
+  const gpus = opts.gpusPerNode ?? opts.gpus;
   const job = await client.post<Job>("/api/v1/jobs", {
     project: opts.project,
     name: opts.name,
     command,
     env,
     ...(Object.keys(secretEnv).length > 0 ? { secretEnv } : {}),
+    ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}),
+    ...(opts.procsPerNode !== undefined ? { procsPerNode: opts.procsPerNode } : {}),
     resources: {
-      ...(opts.gpus !== undefined ? { gpus: opts.gpus } : {}),
+      ...(gpus !== undefined ? { gpus } : {}),
       ...(opts.gpuType ? { gpuType: opts.gpuType } : {}),
       ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
       ...(opts.memory !== undefined ? { memoryMiB: opts.memory } : {}),
@@ -252,9 +274,13 @@ async function submit(ctx: CliContext, command: string[], opts: SubmitOptions): 
     codeDigest,
     experiment: opts.experiment,
   });
+  const ranks = job.replicas > 1 ? ` with ${job.replicas} ranks` : "";
+  const waiting = job.stateReason.startsWith("cannot run") ? `\n  ${job.stateReason}` : "";
   if (!opts.wait) {
     emit(opts, job, () =>
-      process.stdout.write(`submitted job ${job.id} (run ${job.runId ?? "-"}): ${job.state}\n`),
+      process.stdout.write(
+        `submitted job ${job.id}${ranks} (run ${job.runId ?? "-"}): ${job.state}${waiting}\n`,
+      ),
     );
     return;
   }
@@ -276,12 +302,17 @@ async function submit(ctx: CliContext, command: string[], opts: SubmitOptions): 
 async function logs(
   ctx: CliContext,
   id: string,
-  opts: { follow?: boolean; replica: number; attempt?: number; json?: boolean },
+  opts: { follow?: boolean; rank?: number | "all"; replica?: number; attempt?: number; json?: boolean },
 ): Promise<void> {
   const client = ctx.client();
+  if (opts.rank !== undefined && opts.replica !== undefined && opts.rank !== opts.replica) {
+    throw new CliError("--rank and --replica are the same setting: give one", 2);
+  }
+  // Neither: the server's default (all ranks interleaved for a distributed job, else its one replica).
+  const rank = opts.rank ?? opts.replica;
   if (opts.follow) {
     const final = await followJob(client, id, {
-      replica: opts.replica,
+      ...(rank !== undefined ? { rank } : {}),
       stdout: process.stdout,
       stderr: process.stderr,
     });
@@ -289,7 +320,7 @@ async function logs(
     return;
   }
   for (const stream of ["stdout", "stderr"] as const) {
-    const query = `replica=${opts.replica}&stream=${stream}${opts.attempt !== undefined ? `&attempt=${opts.attempt}` : ""}`;
+    const query = `${rank !== undefined ? `rank=${rank}&` : ""}stream=${stream}${opts.attempt !== undefined ? `&attempt=${opts.attempt}` : ""}`;
     const response = await client.raw("GET", `/api/v1/jobs/${enc(id)}/logs?${query}`);
     const target = stream === "stdout" ? process.stdout : process.stderr;
     if (response.body)

@@ -3,7 +3,6 @@ import { enc } from "../client.js";
 import { type CliContext, CliError, optionsOf } from "../context.js";
 import { emit, formatTime, printKeyValues, printTable } from "../output.js";
 import { describeRecord, evaluateVersion, failedExit, type Validation } from "./models-evaluate.js";
-import { registerOnnx } from "./models-register.js";
 
 type Model = {
   name: string;
@@ -125,6 +124,7 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
       std?: string;
       description?: string;
     }>(cmd);
+    const { registerOnnx } = await import("./models-register.js");
     const result = await registerOnnx(ctx.client(), name, opts);
     emit(opts, { name, ...result }, () =>
       process.stdout.write(

@@ -19,7 +19,9 @@ import { registryRoutes } from "./registry.js";
 import { servingRoutes } from "./serving.js";
 import { servingPredictRoutes } from "./serving-predict.js";
 import { trackingRoutes } from "./tracking.js";
+import { uiRoutes } from "./ui.js";
 import { webhookRoutes } from "./webhooks.js";
+import { workspaceRoutes } from "./workspaces.js";
 
 /** Every route group of the server, in registration order. */
 export const routeModules: readonly RouteModule[] = [
@@ -44,4 +46,7 @@ export const routeModules: readonly RouteModule[] = [
   oipRoutes,
   labelStudioMlRoutes,
   batchRoutes,
+  workspaceRoutes,
+  // Last: the web UI answers every path no API route claims (src/http/routes/ui.ts).
+  uiRoutes,
 ];

@@ -21,7 +21,10 @@ export const JobReply = Type.Object({
   network: Type.Optional(Type.String()),
   resources: ResourcesSchema,
   distributed: Type.Optional(Type.Object({ nodes: Type.Integer(), procsPerNode: Type.Integer() })),
+  /** Ranks (one replica each): nodes x procsPerNode. */
   replicas: Type.Integer(),
+  /** "workspace" for a workspace's sshd job; absent for a plain job. */
+  kind: Type.Optional(Type.String()),
   priority: Type.Integer(),
   maxRetries: Type.Integer(),
   timeoutSeconds: Nullable(Type.Integer()),
@@ -59,6 +62,23 @@ export const ReplicaReply = Type.Object({
   endedAt: Nullable(Type.Integer()),
   stdoutSha256: Type.Union([Type.String(), Type.Null()]),
   stderrSha256: Type.Union([Type.String(), Type.Null()]),
+  /** The latest resource sample while it runs (what the runtime can measure). */
+  usage: Type.Optional(
+    Type.Object({
+      cpuCores: Type.Optional(Type.Number()),
+      memoryBytes: Type.Optional(Type.Number()),
+      gpus: Type.Optional(
+        Type.Array(
+          Type.Object({
+            index: Type.Integer(),
+            utilizationPercent: Type.Number(),
+            memoryUsedMiB: Type.Number(),
+          }),
+        ),
+      ),
+      sampledAt: Type.String(),
+    }),
+  ),
 });
 
 export const EventReply = Type.Object({
@@ -81,6 +101,7 @@ export const SubmitBody = Type.Object(
     env: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 100_000 }))),
     /** Write-only: reaches the workload's environment, never any reply (docs/security.md). */
     secretEnv: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 100_000 }))),
+    /** Per node: GPUs, CPU and memory; each rank gets its node's share. */
     resources: Type.Optional(
       Type.Object(
         {
@@ -88,6 +109,19 @@ export const SubmitBody = Type.Object(
           memoryMiB: Type.Optional(Type.Integer({ minimum: 1 })),
           gpus: Type.Optional(Type.Integer({ minimum: 0 })),
           gpuType: Type.Optional(Type.String({ maxLength: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Distributed training: gang nodes, and ranks (processes) per node; one replica per rank. */
+    nodes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    procsPerNode: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    /** The same as nodes/procsPerNode (older form). */
+    distributed: Type.Optional(
+      Type.Object(
+        {
+          nodes: Type.Integer({ minimum: 1, maximum: 1024 }),
+          procsPerNode: Type.Integer({ minimum: 1, maximum: 1024 }),
         },
         { additionalProperties: false },
       ),
@@ -143,5 +177,6 @@ export const GpusReply = Type.Object({
     sandboxReason: Type.Optional(Type.String()),
     memoryLimit: Type.String(),
     memoryLimitReason: Type.Optional(Type.String()),
+    placement: Type.Optional(Type.String()),
   }),
 });

@@ -1,9 +1,9 @@
 import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { Type } from "@sinclair/typebox";
-import { InputError } from "../../errors.js";
+import { InputError, NotFoundError } from "../../errors.js";
 import type { Job } from "../../jobs/job.js";
-import type { JobLogEvent, LogStream } from "../../jobs/job-logs.js";
+import type { JobLogEvent, LogStream, RankSelector } from "../../jobs/job-logs.js";
 import { principalOf } from "../auth-hook.js";
 import type { RouteModule } from "../types.js";
 import { EventReply, GpusReply, JobReply, ReplicaReply, SubmitBody } from "./jobs-schemas.js";
@@ -15,7 +15,7 @@ const MAX_CODE_BYTES = 1024 ** 3;
 const KEEPALIVE_MS = 15_000;
 
 export const jobRoutes: RouteModule = (app, platform) => {
-  const { jobs, artifacts, identity } = platform;
+  const { jobs, artifacts } = platform;
 
   app.post(
     "/api/v1/jobs/code",
@@ -29,11 +29,8 @@ export const jobRoutes: RouteModule = (app, platform) => {
       },
     },
     async (request, reply) => {
-      const project = await identity.getProject(
-        principalOf(request),
-        request.query.project ?? "default",
-        "write",
-      );
+      // Whoever may submit here (a workspace's sessions too) may upload the code to submit with.
+      const project = await jobs.submitProject(principalOf(request), request.query.project);
       if (!(request.body instanceof Readable))
         throw new InputError("send the archive as application/octet-stream");
       const put = await artifacts.put(request.body, { maxBytes: MAX_CODE_BYTES });
@@ -91,7 +88,31 @@ export const jobRoutes: RouteModule = (app, platform) => {
     async (request) => {
       const principal = principalOf(request);
       const job = await jobs.get(principal, request.params.id);
-      return { job, replicas: await jobs.replicas(principal, job.id) };
+      // Endpoints (a workspace's sshd port) are for the workspaces service, not for every reader.
+      const replicas = (await jobs.replicas(principal, job.id)).map(
+        ({ endpoints: _, ...replica }) => replica,
+      );
+      return { job, replicas };
+    },
+  );
+
+  app.get(
+    "/api/v1/jobs/:id/code",
+    {
+      schema: {
+        tags,
+        summary:
+          "The job's code archive (tar.gz): what a cluster runtime's init container fetches with the job token",
+        params: IdParams,
+      },
+    },
+    async (request, reply) => {
+      const job = await jobs.get(principalOf(request), request.params.id);
+      if (!job.codeDigest) throw new NotFoundError(`job ${job.id} was submitted without code`);
+      return reply
+        .header("content-type", "application/gzip")
+        .header("x-content-sha256", job.codeDigest)
+        .send(await artifacts.get(job.codeDigest));
     },
   );
 
@@ -120,13 +141,16 @@ export const jobRoutes: RouteModule = (app, platform) => {
       schema: {
         tags,
         summary:
-          "A replica's logs: full text, or with follow=1 a live Server-Sent Events stream across retries",
+          "One rank's logs, or all ranks interleaved: full text, or with follow=1 a live Server-Sent Events stream across retries",
         description:
-          "SSE events: `state` {state, attempt, stateReason}, `log` {attempt, replica, stream, text}, " +
+          "`rank=R` (or `replica=R`): that rank's output. `rank=all`, the default for a job with several " +
+          "ranks: every rank's lines merged as they come, each prefixed `[rank R] `. " +
+          "SSE events: `state` {state, attempt, stateReason}, `log` {attempt, replica, rank, stream, text}, " +
           "`end` {state, stateReason, attempt} (then the stream closes).",
         params: IdParams,
         querystring: Type.Object({
-          replica: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+          rank: Type.Optional(Type.String({ pattern: "^(all|[0-9]{1,6})$", description: "a rank, or all" })),
+          replica: Type.Optional(Type.Integer({ minimum: 0 })),
           attempt: Type.Optional(Type.Integer({ minimum: 0 })),
           stream: Type.Optional(
             Type.Union([Type.Literal("stdout"), Type.Literal("stderr"), Type.Literal("all")]),
@@ -137,12 +161,13 @@ export const jobRoutes: RouteModule = (app, platform) => {
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const { replica = 0, attempt, stream = "all", follow } = request.query;
+      const { rank, replica, attempt, stream = "all", follow } = request.query;
+      const replicaIndex = rankSelector(rank, replica);
       if (follow === "1" || follow === "true") {
         const abort = new AbortController();
         // Access is checked here, before the stream commits to a 200.
         const events = await jobs.followLogs(principal, request.params.id, {
-          replicaIndex: replica,
+          replicaIndex,
           signal: abort.signal,
         });
         reply.hijack();
@@ -151,7 +176,7 @@ export const jobRoutes: RouteModule = (app, platform) => {
       }
       const streams: LogStream[] = stream === "all" ? ["stdout", "stderr"] : [stream];
       const chunks = await jobs.readLogs(principal, request.params.id, {
-        replicaIndex: replica,
+        replicaIndex,
         attempt,
         streams,
       });
@@ -196,15 +221,22 @@ async function streamEvents(raw: RawReply, events: AsyncIterable<JobLogEvent>, a
   try {
     for await (const event of events) {
       if (event.type === "log") {
-        const key = `${event.attempt}/${event.stream}`;
+        const key = `${event.attempt}/${event.replicaIndex}/${event.stream}`;
         let decoder = decoders.get(key);
         if (!decoder) {
           decoder = new StringDecoder("utf8");
           decoders.set(key, decoder);
         }
         const text = decoder.write(event.data);
-        if (text)
-          send("log", { attempt: event.attempt, replica: event.replicaIndex, stream: event.stream, text });
+        if (text) {
+          send("log", {
+            attempt: event.attempt,
+            replica: event.replicaIndex,
+            rank: event.replicaIndex,
+            stream: event.stream,
+            text,
+          });
+        }
       } else {
         send(event.type, summary(event.job));
       }
@@ -215,6 +247,15 @@ async function streamEvents(raw: RawReply, events: AsyncIterable<JobLogEvent>, a
     clearInterval(keepalive);
     raw.end();
   }
+}
+
+/** `rank` (a number or "all") or the older `replica`; neither: the service's default for the job. */
+function rankSelector(rank: string | undefined, replica: number | undefined): RankSelector | undefined {
+  if (rank !== undefined && replica !== undefined && rank !== String(replica)) {
+    throw new InputError("give rank or replica, not both");
+  }
+  if (rank !== undefined) return rank === "all" ? "all" : Number(rank);
+  return replica;
 }
 
 function summary(job: Job) {

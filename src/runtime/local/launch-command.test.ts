@@ -1,18 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { ReplicaSpec } from "../runtime.js";
-import { launchCommand } from "./launch-command.js";
+import { type LaunchTarget, launchCommand } from "./launch-command.js";
 import { envScript, LAUNCHER_ENV } from "./sandbox.js";
 
-const spec: ReplicaSpec = {
-  jobId: "j",
-  attempt: 0,
-  replicaIndex: 0,
+const spec: LaunchTarget = {
   command: ["python", "train.py"],
-  env: { LD_PRELOAD: "./evil.so", SECRET: "s3cr3t" },
   workDir: "/srv/jobs/j",
   gpuDeviceIndices: [],
   memoryMiB: 1024,
-  timeoutSeconds: null,
+  network: "host",
 };
 const base = {
   spec,

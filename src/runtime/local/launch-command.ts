@@ -1,8 +1,7 @@
 import { chownSync, lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { InputError } from "../../errors.js";
-import type { ReplicaSpec } from "../runtime.js";
-import { bubblewrapArgs, WORKLOAD_UID, withEnvFile } from "./sandbox.js";
+import { bubblewrapArgs, type SandboxLayout, WORKLOAD_UID, withEnvFile } from "./sandbox.js";
 
 /**
  * The host-side command line that starts one replica, outermost first (docs/security.md):
@@ -16,8 +15,21 @@ import { bubblewrapArgs, WORKLOAD_UID, withEnvFile } from "./sandbox.js";
  */
 export type MemoryLimitKind = "cgroup" | "rlimit-as" | "rlimit-data" | "none";
 
+/** What of a replica shapes its command line (resolved by the runtime from the spec). */
+export interface LaunchTarget {
+  command: readonly string[];
+  /** The job's working directory (host path, bound at the same path inside). */
+  workDir: string;
+  /** Device nodes to expose (non-simulated devices only). */
+  gpuDeviceIndices: readonly number[];
+  memoryMiB: number;
+  network: "host" | "none";
+  volumes?: SandboxLayout["volumes"];
+  etcFiles?: SandboxLayout["etcFiles"];
+}
+
 export interface LaunchCommandInput {
-  spec: ReplicaSpec;
+  spec: LaunchTarget;
   /** bwrap's path when sandboxed, else null. */
   bwrapPath: string | null;
   /** prlimit's path when rlimits are used, else null. */
@@ -45,8 +57,10 @@ export function launchCommand(input: LaunchCommandInput): { argv: string[]; memo
       hiddenPaths: input.hiddenPaths,
       readOnlyPaths: input.readOnlyPaths,
       envFile: input.envFile,
-      network: spec.network ?? "host",
+      network: spec.network,
       tmpSizeBytes: input.tmpSizeBytes,
+      volumes: spec.volumes,
+      etcFiles: spec.etcFiles,
     };
     argv = [input.bwrapPath, ...bubblewrapArgs(layout, spec.command)];
   } else {

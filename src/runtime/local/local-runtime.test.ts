@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConflictError } from "../../errors.js";
@@ -12,6 +12,7 @@ import {
   spec,
   type TestLayout,
   uniqueMarker,
+  workDirOf,
 } from "../../../test/support/runtime-harness.js";
 
 // Every fixture runs with and without the sandbox: the process-group handling must hold in both.
@@ -43,12 +44,15 @@ describe.each(["bubblewrap", "none"] as const)("LocalRuntime (sandbox: %s)", (sa
     expect(groupMembers(runtime, handle.replicaId)).toEqual([]);
   });
 
-  it("succeeds silently with empty log files", async () => {
+  it("succeeds silently with empty logs", async () => {
     const handle = await runtime.start(spec(layout, id("silent"), ["/bin/sh", "silent.sh"]));
     expect(await handle.exited).toMatchObject({ end: "exited", exitCode: 0, signal: null });
-    const files = runtime.logFiles(handle.replicaId);
-    expect(statSync(files.stdout).size).toBe(0);
-    expect(statSync(files.stderr).size).toBe(0);
+    const archive = await runtime.logArchive(handle.replicaId);
+    for (const stream of [archive.stdout, archive.stderr]) {
+      const parts: Buffer[] = [];
+      for await (const part of stream) parts.push(part as Buffer);
+      expect(Buffer.concat(parts).length).toBe(0);
+    }
   });
 
   it("keeps binary garbage and a 1 MiB line byte for byte, streamed live", async () => {
@@ -104,7 +108,9 @@ describe.each(["bubblewrap", "none"] as const)("LocalRuntime (sandbox: %s)", (sa
 
   it("stops a memory hog at its memory limit", async () => {
     const handle = await runtime.start(
-      spec(layout, id("hog"), ["/usr/bin/python3", "memory-hog.py"], { memoryMiB: 256 }),
+      spec(layout, id("hog"), ["/usr/bin/python3", "memory-hog.py"], {
+        resources: { cpu: 1, memoryMiB: 256, gpus: 0 },
+      }),
     );
     const exit = await handle.exited;
     expect(exit.end).toBe("exited");
@@ -116,16 +122,27 @@ describe.each(["bubblewrap", "none"] as const)("LocalRuntime (sandbox: %s)", (sa
     else expect(logs.stderr.toString()).toContain("MemoryError");
   });
 
-  it("passes the environment as given, CUDA_VISIBLE_DEVICES included, and nothing of the control plane's", async () => {
-    const script = 'echo "$CUDA_VISIBLE_DEVICES|$MLOPS_JOB_ID|$HOME|$(pwd)|[$VITEST]"';
+  it("passes the environment as given plus its own names, and nothing of the control plane's", async () => {
+    const script =
+      'echo "$CUDA_VISIBLE_DEVICES|$MLOPS_JOB_ID|$HOME|$(pwd)|$MLOPS_WORK_DIR|$MLOPS_OUTPUT_DIR|[$VITEST]"';
     const s = spec(layout, id("env"), ["/bin/sh", "-c", script], {
-      env: { CUDA_VISIBLE_DEVICES: "1,3", MLOPS_JOB_ID: "job-42" },
-      gpuDeviceIndices: [1, 3],
+      // The spec cannot widen its devices: the runtime sets CUDA_VISIBLE_DEVICES from resources.devices.
+      env: { CUDA_VISIBLE_DEVICES: "0,1,2,3", MLOPS_JOB_ID: "job-42" },
+      resources: {
+        cpu: 1,
+        memoryMiB: 512,
+        gpus: 2,
+        devices: [
+          { index: 3, uuid: "GPU-sim-3", simulated: true },
+          { index: 1, uuid: "GPU-sim-1", simulated: true },
+        ],
+      },
     });
     const handle = await runtime.start(s);
     expect(await handle.exited).toMatchObject({ exitCode: 0 });
     const logs = await readAll(runtime.logs(handle.replicaId));
-    expect(logs.stdout.toString()).toBe(`1,3|job-42|${s.workDir}|${s.workDir}|[]\n`);
+    const dir = workDirOf(layout, s.jobId);
+    expect(logs.stdout.toString()).toBe(`3,1|job-42|${dir}|${dir}|${dir}|${dir}/mlops-output|[]\n`);
   });
 
   it("fails a command that does not exist without failing start()", async () => {
@@ -161,7 +178,7 @@ describe("LocalRuntime without bubblewrap", () => {
       });
       const s = spec(layout, "refused", ["/bin/sh", "-c", "touch ran"]);
       await expect(runtime.start(s)).rejects.toThrow(/no working sandbox.*MLOPS_SANDBOX=none/);
-      expect(existsSync(path.join(s.workDir, "ran"))).toBe(false);
+      expect(existsSync(path.join(workDirOf(layout, s.jobId), "ran"))).toBe(false);
       expect(await runtime.reconcile()).toEqual([]);
     } finally {
       layout.cleanup();
@@ -177,6 +194,7 @@ describe("LocalRuntime without bubblewrap", () => {
         sandbox: "none",
         sandboxReason: "disabled by configuration (MLOPS_SANDBOX=none)",
         memoryLimit: "rlimit",
+        placement: "platform",
       });
       const handle = await runtime.start(spec(layout, "plain", ["/bin/sh", "silent.sh"]));
       expect(await handle.exited).toMatchObject({ exitCode: 0 });

@@ -1,73 +1,42 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ArtifactStore } from "../../artifacts/artifact-store.js";
 import { ConflictError, InputError, NotFoundError, UnprocessableError } from "../../errors.js";
 import {
+  type Endpoint,
+  gangProblems,
   type LogChunk,
   type LogOptions,
   type ReplicaExit,
   type ReplicaHandle,
   type ReplicaSpec,
   type ReplicaStatus,
+  type ReplicaUsage,
   type Runtime,
   type RuntimeDescription,
   replicaIdOf,
 } from "../runtime.js";
-import { tailLogs } from "./log-tail.js";
+import { tailLogs } from "../log-files.js";
 import { isProcessAlive, killProcessGroup } from "./proc.js";
 import { type LaunchRecord, type ProcessRecord, ReplicaStateStore, toReplicaExit } from "./replica-state.js";
-import { type CgroupLayout, createReplicaCgroup, detectCgroups, removeReplicaCgroup } from "./cgroups.js";
-import { chownWorkDir, launchCommand } from "./launch-command.js";
-import {
-  type Availability,
-  envScript,
-  findOnPath,
-  LAUNCHER_ENV,
-  probeBubblewrap,
-  probeExecutable,
-} from "./sandbox.js";
+import { type CgroupLayout, detectCgroups, removeReplicaCgroup } from "./cgroups.js";
+import { chownWorkDir } from "./launch-command.js";
+import { type Availability, envScript, probeBubblewrap, probeExecutable } from "./sandbox.js";
 import { installSupervisorScript, spawnSupervisor } from "./supervisor-process.js";
+import { buildLaunchRecord } from "./launch-record.js";
+import { type LocalRuntimeOptions, type ResolvedOptions, resolveOptions } from "./local-runtime-options.js";
+import { loginUserFiles } from "./login-user.js";
+import { PortReservations } from "./port-reservations.js";
+import { checkGang, checkSpec, replicaEnv, resolvePython } from "./replica-setup.js";
+import { type CpuSample, cpuCores, sampleGpus, sampleProcesses } from "./usage.js";
+import { Volumes } from "./volumes.js";
+import { WorkDirs } from "./work-dirs.js";
 
-export interface LocalRuntimeOptions {
-  /** Per-replica records (survives restarts; keep it on local disk, out of every job's reach). */
-  stateDir: string;
-  /** stdout/stderr files, `<logDir>/<replicaId>.stdout.log`. */
-  logDir: string;
-  /**
-   * "bubblewrap" (default): every replica runs sandboxed; where bubblewrap does not work, the runtime
-   * refuses to start replicas (fail closed). "none": no isolation, the operator's explicit choice.
-   */
-  sandbox?: "bubblewrap" | "none";
-  /** bubblewrap; default: `bwrap` looked up on searchPath. */
-  bwrapPath?: string;
-  /** Where `bwrap` is looked up when bwrapPath is unset (default: the system directories). */
-  searchPath?: string;
-  prlimitPath?: string;
-  /** Node binary that runs the supervisors (default: this process's). */
-  nodePath?: string;
-  /** Paths no job may see: the platform's data dir, the jobs root. State and log dirs are always hidden. */
-  hiddenPaths?: string[];
-  /** Extra read-only paths inside the sandbox (e.g. a virtualenv outside /usr). */
-  readOnlyPaths?: string[];
-  /** SIGTERM -> SIGKILL grace for timeouts and stops (default 10 s). */
-  defaultGraceMs?: number;
-  /** How often replicas started by an earlier process, and followed logs, are polled (default 200 ms). */
-  pollIntervalMs?: number;
-  /** Use cgroups for memory and process limits where writable (default true; false: rlimits only). */
-  cgroups?: boolean;
-  /** cgroup root to look under (tests). */
-  cgroupRoot?: string;
-  /** Most processes/threads per replica (cgroup pids.max, or RLIMIT_NPROC of the workload uid). */
-  maxProcesses?: number;
-  /** Largest private /tmp (and /dev/shm) per replica; each is min(this, the replica's memory). */
-  maxTmpMiB?: number;
-}
-
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-type ResolvedOptions = Required<
-  Omit<LocalRuntimeOptions, "sandbox" | "cgroups" | "cgroupRoot" | "searchPath">
->;
+/** How long the first usage() call of a replica measures CPU over. */
+const FIRST_SAMPLE_MS = 250;
 /** A supervisor that has not reported its workload this long after launch is taken as dead. */
 const START_GRACE_MS = 15_000;
 /** After a stop's grace, how long the supervisor gets before the runtime kills the group itself. */
@@ -80,15 +49,26 @@ const STOP_BACKSTOP_MS = 5_000;
  * plane can reconcile them from the state dir. Memory and process counts are limited with a per-replica
  * cgroup (v2, or v1 memory+pids) where the host lets us create one — it charges shared mappings and
  * tmpfs too; otherwise with rlimits (see launch-command.ts). `cpu` is not enforced locally.
+ *
+ * It owns what the contract gives runtimes (docs/architecture/runtime-contract.md): the jobs' working
+ * directories (work-dirs.ts), `python`, the device and rendezvous environment (replica-setup.ts), ports,
+ * volumes and login users for workspaces, and usage samples from /proc (usage.ts).
  */
+export type { LocalRuntimeOptions } from "./local-runtime-options.js";
+
 export class LocalRuntime implements Runtime {
   private readonly store: ReplicaStateStore;
+  private readonly workDirs: WorkDirs;
+  private readonly volumes: Volumes;
+  private readonly ports = new PortReservations();
   private readonly waits = new Map<string, Promise<ReplicaExit>>();
   private readonly children = new Map<string, ChildProcess>();
+  private readonly cpuSamples = new Map<string, CpuSample>();
   private readonly closing = new AbortController();
 
   private constructor(
     private readonly options: ResolvedOptions,
+    artifacts: ArtifactStore | undefined,
     private readonly sandboxMode: "bubblewrap" | "none",
     private readonly sandbox: Availability,
     private readonly memoryLimit: Availability,
@@ -96,24 +76,21 @@ export class LocalRuntime implements Runtime {
     private readonly supervisorPath: string,
   ) {
     this.store = new ReplicaStateStore(options.stateDir);
+    this.workDirs = new WorkDirs({ root: options.jobsDir, artifacts });
+    this.volumes = new Volumes(options.volumesDir);
+    // Ports of replicas an earlier control plane started stay taken while those run.
+    for (const replicaId of this.store.ids()) {
+      const launch = this.store.launch(replicaId);
+      if (launch?.heldPorts && this.store.exit(replicaId) === null)
+        this.ports.hold(replicaId, launch.heldPorts);
+    }
   }
 
   static async create(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-    const resolved = {
-      stateDir: path.resolve(options.stateDir),
-      logDir: path.resolve(options.logDir),
-      bwrapPath: options.bwrapPath ?? findOnPath("bwrap", options.searchPath ?? LAUNCHER_ENV.PATH),
-      prlimitPath: options.prlimitPath ?? "/usr/bin/prlimit",
-      nodePath: options.nodePath ?? process.execPath,
-      hiddenPaths: (options.hiddenPaths ?? []).map((hidden) => path.resolve(hidden)),
-      readOnlyPaths: options.readOnlyPaths ?? [],
-      defaultGraceMs: options.defaultGraceMs ?? 10_000,
-      pollIntervalMs: options.pollIntervalMs ?? 200,
-      maxProcesses: options.maxProcesses ?? 4096,
-      maxTmpMiB: options.maxTmpMiB ?? 4096,
-    };
+    const resolved = resolveOptions(options);
     mkdirSync(resolved.stateDir, { recursive: true, mode: 0o700 });
     mkdirSync(resolved.logDir, { recursive: true, mode: 0o700 });
+    mkdirSync(resolved.jobsDir, { recursive: true, mode: 0o700 });
     const mode = options.sandbox ?? "bubblewrap";
     const sandbox: Availability =
       mode === "none"
@@ -129,7 +106,15 @@ export class LocalRuntime implements Runtime {
         ? { available: true }
         : { available: false, reason: `${cgroups.reason}; ${rlimits.available ? "" : rlimits.reason}` };
     const supervisorPath = installSupervisorScript(resolved.stateDir);
-    return new LocalRuntime(resolved, mode, sandbox, memoryLimit, cgroups.layout, supervisorPath);
+    return new LocalRuntime(
+      resolved,
+      options.artifacts,
+      mode,
+      sandbox,
+      memoryLimit,
+      cgroups.layout,
+      supervisorPath,
+    );
   }
 
   describe(): RuntimeDescription {
@@ -144,35 +129,130 @@ export class LocalRuntime implements Runtime {
       ...(this.sandbox.available ? {} : { sandboxReason: this.sandbox.reason }),
       memoryLimit: this.cgroups !== null ? "cgroup" : this.memoryLimit.available ? "rlimit" : "none",
       ...(this.memoryLimit.available ? {} : { memoryLimitReason: this.memoryLimit.reason }),
+      placement: "platform",
     };
   }
 
-  logFiles(replicaId: string): { stdout: string; stderr: string } {
+  /** The replica's two log files (written by its supervisor). */
+  private logFiles(replicaId: string): { stdout: string; stderr: string } {
     const base = path.join(this.options.logDir, replicaId);
     return { stdout: `${base}.stdout.log`, stderr: `${base}.stderr.log` };
   }
 
   async start(spec: ReplicaSpec): Promise<ReplicaHandle> {
-    const replicaId = replicaIdOf(spec);
-    if (spec.command.length === 0 || spec.command[0] === "")
-      throw new InputError("command must not be empty");
-    if (!path.isAbsolute(spec.workDir) || !isDirectory(spec.workDir)) {
-      throw new InputError(`work dir ${spec.workDir} is not an existing absolute directory`);
+    checkSpec(spec, this.sandbox.available);
+    if (spec.rank && spec.rank.worldSize > 1) {
+      throw new InputError("replicas of a distributed gang start together: use startGang");
     }
+    this.ensureSandbox();
+    const master = spec.rank ? await this.reserveRendezvous(spec) : undefined;
+    try {
+      const handle = await this.launch(spec, master);
+      if (master) void handle.exited.finally(() => this.ports.release(gangOwner(spec)));
+      return handle;
+    } catch (err) {
+      if (master) this.ports.release(gangOwner(spec));
+      throw err;
+    }
+  }
+
+  async startGang(specs: readonly ReplicaSpec[]): Promise<ReplicaHandle[]> {
+    const problems = gangProblems(specs);
+    if (problems.length > 0) throw new InputError(`invalid gang: ${problems.join("; ")}`);
+    for (const spec of specs) checkSpec(spec, this.sandbox.available);
+    checkGang(specs);
+    this.ensureSandbox();
+    const ordered = [...specs].sort((a, b) => a.replicaIndex - b.replicaIndex);
+    // Once for the whole gang: every rank shares the job's directory.
+    await this.workDirs.prepare(ordered[0].jobId, ordered[0].codeDigest);
+    const master = ordered.some((spec) => spec.rank) ? await this.reserveRendezvous(ordered[0]) : undefined;
+    const handles: ReplicaHandle[] = [];
+    try {
+      for (const spec of ordered) handles.push(await this.launch(spec, master));
+    } catch (err) {
+      await Promise.allSettled(handles.map((handle) => this.stop(handle.replicaId, { graceMs: 0 })));
+      await Promise.allSettled(handles.map((handle) => this.remove(handle.replicaId)));
+      if (master) this.ports.release(gangOwner(ordered[0]));
+      throw err;
+    }
+    if (master) {
+      void Promise.allSettled(handles.map((handle) => handle.exited)).then(() =>
+        this.ports.release(gangOwner(ordered[0])),
+      );
+    }
+    return handles;
+  }
+
+  private ensureSandbox(): void {
     if (this.sandboxMode === "bubblewrap" && !this.sandbox.available) {
       throw new UnprocessableError(
         `job execution is disabled: no working sandbox (${this.sandbox.reason}); set MLOPS_SANDBOX=none to run jobs without isolation`,
       );
     }
-    const env = envScript({ PATH: DEFAULT_PATH, HOME: spec.workDir, TMPDIR: "/tmp", ...spec.env });
-    if (this.sandbox.available) chownWorkDir(spec.workDir);
-    const launch = this.launchRecord(replicaId, spec);
-    this.store.create(launch);
-    writeFileSync(launch.envFile!, env, { mode: 0o644 });
+  }
+
+  private async reserveRendezvous(spec: ReplicaSpec): Promise<Endpoint> {
+    return { host: "127.0.0.1", port: await this.ports.reserve(gangOwner(spec), "127.0.0.1") };
+  }
+
+  /** Starts one checked replica: its dir, ports, volumes, env and supervisor. */
+  private async launch(spec: ReplicaSpec, master: Endpoint | undefined): Promise<ReplicaHandle> {
+    const replicaId = replicaIdOf(spec);
+    if (this.store.launch(replicaId) !== null)
+      throw new ConflictError(`replica ${replicaId} was already started`);
+    const { workDir, outputDir } = await this.workDirs.prepare(spec.jobId, spec.codeDigest);
+    const ports: Record<string, number> = {};
+    const endpoints: Record<string, Endpoint> = {};
+    try {
+      for (const { name } of spec.ports ?? []) {
+        ports[name] = await this.ports.reserve(replicaId, "0.0.0.0");
+        endpoints[name] = { host: this.options.endpointHost, port: ports[name] };
+      }
+      // Looked up only when needed: the first lookup imports torch (seconds).
+      const wantsPython = spec.command[0] === "python" || spec.command[0] === "python3";
+      const python = resolvePython(
+        spec.command,
+        wantsPython ? ((await this.options.python?.()) ?? null) : null,
+      );
+      const env = envScript(
+        replicaEnv(spec, { workDir, outputDir, sdkPythonDir: this.options.sdkPythonDir, master, ports }),
+      );
+      if (this.sandbox.available) chownWorkDir(workDir);
+      const volumes = (spec.volumes ?? []).map((volume) => ({
+        source: this.volumes.ensure(volume.name, this.sandbox.available),
+        target: volume.mountPath,
+      }));
+      const launch = this.launchRecord(replicaId, spec, { workDir, command: python, volumes });
+      launch.endpoints = endpoints;
+      launch.heldPorts = [
+        ...Object.values(ports),
+        ...(master && spec.replicaIndex === 0 ? [master.port] : []),
+      ];
+      this.store.create(launch);
+      writeFileSync(launch.envFile!, env, { mode: 0o644 });
+      if (spec.user) {
+        const files = loginUserFiles(spec.user);
+        writeFileSync(path.join(this.store.dir(replicaId), "passwd"), files.passwd, { mode: 0o644 });
+        writeFileSync(path.join(this.store.dir(replicaId), "group"), files.group, { mode: 0o644 });
+      }
+      return await this.spawn(replicaId, launch, endpoints);
+    } catch (err) {
+      this.ports.release(replicaId);
+      throw err;
+    }
+  }
+
+  private async spawn(
+    replicaId: string,
+    launch: LaunchRecord,
+    endpoints: Record<string, Endpoint>,
+  ): Promise<ReplicaHandle> {
     const supervisor = spawnSupervisor(this.options.nodePath, this.supervisorPath, this.store.dir(replicaId));
     this.children.set(replicaId, supervisor.child);
     const exited = supervisor.closed.then(() => {
       this.children.delete(replicaId);
+      this.ports.release(replicaId);
+      this.cpuSamples.delete(replicaId);
       return this.finalExit(replicaId);
     });
     this.waits.set(replicaId, exited);
@@ -186,55 +266,29 @@ export class LocalRuntime implements Runtime {
     return {
       replicaId,
       pid,
+      node: "local",
       startedAt: this.store.process(replicaId)?.startedAt ?? launch.createdAt,
+      ...(Object.keys(endpoints).length > 0 ? { endpoints } : {}),
       exited,
     };
   }
 
-  private launchRecord(replicaId: string, spec: ReplicaSpec): LaunchRecord {
-    const sandboxed = this.sandbox.available;
-    const files = this.logFiles(replicaId);
-    const envFile = path.join(this.store.dir(replicaId), "env.sh");
-    const memoryBytes = spec.memoryMiB * 1024 * 1024;
-    const cgroup =
-      this.cgroups === null
-        ? null
-        : createReplicaCgroup(this.cgroups, replicaId, {
-            memoryBytes,
-            maxProcesses: this.options.maxProcesses,
-          });
-    const { argv } = launchCommand({
-      spec,
-      bwrapPath: sandboxed ? this.options.bwrapPath : null,
-      prlimitPath: this.memoryLimit.available && cgroup === null ? this.options.prlimitPath : null,
-      hiddenPaths: [...this.options.hiddenPaths, this.options.stateDir, this.options.logDir],
-      readOnlyPaths: this.options.readOnlyPaths,
-      envFile,
-      cgroupProcsFiles: cgroup?.procsFiles ?? [],
-      maxProcesses: this.options.maxProcesses,
-      tmpSizeBytes: Math.min(spec.memoryMiB, this.options.maxTmpMiB) * 1024 * 1024,
-    });
-    return {
+  private launchRecord(
+    replicaId: string,
+    spec: ReplicaSpec,
+    resolved: { workDir: string; command: string[]; volumes: Array<{ source: string; target: string }> },
+  ): LaunchRecord {
+    return buildLaunchRecord({
       replicaId,
-      jobId: spec.jobId,
-      attempt: spec.attempt,
-      replicaIndex: spec.replicaIndex,
-      argv,
-      // The launcher's own, fixed environment: the job's is in envFile, applied inside (sandbox.ts).
-      env: { ...LAUNCHER_ENV },
-      // Not the job's dir: nothing host-side resolves a relative path against what the job controls.
-      cwd: sandboxed ? "/" : spec.workDir,
-      stdoutPath: files.stdout,
-      stderrPath: files.stderr,
-      timeoutMs: spec.timeoutSeconds === null ? null : Math.round(spec.timeoutSeconds * 1000),
-      graceMs: spec.graceMs ?? this.options.defaultGraceMs,
-      spareLeaderOnTerm: sandboxed,
-      sandbox: sandboxed ? "bubblewrap" : "none",
-      maskValues: (spec.maskInLogs ?? []).filter((value) => value.length > 0),
-      cgroupDirs: cgroup?.dirs ?? [],
-      envFile,
-      createdAt: new Date().toISOString(),
-    };
+      spec,
+      ...resolved,
+      replicaDir: this.store.dir(replicaId),
+      logFiles: this.logFiles(replicaId),
+      options: this.options,
+      sandboxed: this.sandbox.available,
+      rlimits: this.memoryLimit.available,
+      cgroups: this.cgroups,
+    });
   }
 
   wait(replicaId: string): Promise<ReplicaExit> {
@@ -243,6 +297,11 @@ export class LocalRuntime implements Runtime {
     if (this.store.launch(replicaId) === null)
       return Promise.reject(new NotFoundError(`no replica ${replicaId}`));
     const polled = this.pollUntilEnded(replicaId);
+    // Ports held since a restart (constructor) are free again once the replica has ended.
+    void polled.then(
+      () => this.ports.release(replicaId),
+      () => undefined,
+    );
     this.waits.set(replicaId, polled);
     return polled;
   }
@@ -283,6 +342,40 @@ export class LocalRuntime implements Runtime {
     });
   }
 
+  async logArchive(replicaId: string): Promise<{ stdout: Readable; stderr: Readable }> {
+    const files = this.logFiles(replicaId);
+    if (this.store.launch(replicaId) === null && !fileExists(files.stdout) && !fileExists(files.stderr)) {
+      throw new NotFoundError(`no logs for replica ${replicaId}`);
+    }
+    const open = (file: string) => (fileExists(file) ? createReadStream(file) : Readable.from([]));
+    return { stdout: open(files.stdout), stderr: open(files.stderr) };
+  }
+
+  async usage(replicaId: string): Promise<ReplicaUsage | null> {
+    const launch = this.store.launch(replicaId);
+    if (launch === null) throw new NotFoundError(`no replica ${replicaId}`);
+    const proc = this.store.process(replicaId);
+    if (this.inspect(replicaId).state !== "running" || proc === null) return null;
+    let before = this.cpuSamples.get(replicaId);
+    if (before === undefined) {
+      before = sampleProcesses(proc.pgid).cpu;
+      await sleep(FIRST_SAMPLE_MS);
+    }
+    const sample = sampleProcesses(proc.pgid);
+    this.cpuSamples.set(replicaId, sample.cpu);
+    const devices = launch.gpuDeviceIndices ?? [];
+    const gpus =
+      devices.length > 0 && probeExecutable(this.options.nvidiaSmiPath).available
+        ? await sampleGpus(this.options.nvidiaSmiPath, devices, sample.pids)
+        : undefined;
+    return {
+      cpuCores: cpuCores(before, sample.cpu),
+      memoryBytes: sample.memoryBytes,
+      ...(gpus ? { gpus } : {}),
+      sampledAt: new Date(sample.cpu.at).toISOString(),
+    };
+  }
+
   async reconcile(): Promise<ReplicaStatus[]> {
     const statuses: ReplicaStatus[] = [];
     for (const replicaId of this.store.ids()) {
@@ -303,6 +396,27 @@ export class LocalRuntime implements Runtime {
     this.waits.delete(replicaId);
   }
 
+  async removeJobFiles(jobId: string): Promise<void> {
+    const running = this.runningReplicas().filter((launch) => launch.jobId === jobId);
+    if (running.length > 0) {
+      throw new ConflictError(
+        `job ${jobId} still has running replicas: ${running.map((r) => r.replicaId).join(", ")}`,
+      );
+    }
+    await this.workDirs.remove(jobId);
+  }
+
+  async deleteVolume(name: string): Promise<void> {
+    this.volumes.pathOf(name); // validates the name
+    const users = this.runningReplicas().filter((launch) => launch.volumes?.includes(name));
+    if (users.length > 0) {
+      throw new ConflictError(
+        `volume ${name} is in use by ${users.map((launch) => launch.replicaId).join(", ")}`,
+      );
+    }
+    await this.volumes.remove(name);
+  }
+
   async close(): Promise<void> {
     this.closing.abort();
     for (const child of this.children.values()) child.unref();
@@ -311,6 +425,15 @@ export class LocalRuntime implements Runtime {
   /** The replica's process group id, while its record exists (operations and tests). */
   processGroupOf(replicaId: string): number | null {
     return this.store.process(replicaId)?.pgid ?? null;
+  }
+
+  private runningReplicas(): LaunchRecord[] {
+    const running: LaunchRecord[] = [];
+    for (const replicaId of this.store.ids()) {
+      const launch = this.store.launch(replicaId);
+      if (launch !== null && this.inspect(replicaId).exit === undefined) running.push(launch);
+    }
+    return running;
   }
 
   /**
@@ -328,7 +451,13 @@ export class LocalRuntime implements Runtime {
     };
     const exit = this.store.exit(replicaId);
     const proc = this.store.process(replicaId);
-    const known = proc ? { pid: proc.pid, startedAt: proc.startedAt } : {};
+    const known = {
+      node: "local",
+      ...(proc ? { pid: proc.pid, startedAt: proc.startedAt } : {}),
+      ...(launch.endpoints && Object.keys(launch.endpoints).length > 0
+        ? { endpoints: launch.endpoints }
+        : {}),
+    };
     if (exit) {
       const state = exit.end === "lost" ? "lost" : "exited";
       return { ...base, ...known, state, exit: toReplicaExit(replicaId, exit, launch) };
@@ -341,7 +470,7 @@ export class LocalRuntime implements Runtime {
       const starting = child
         ? child.exitCode === null && child.signalCode === null
         : this.store.launchAgeMs(replicaId, Date.now()) < START_GRACE_MS;
-      if (starting) return { ...base, state: "starting" };
+      if (starting) return { ...base, ...known, state: "starting" };
     }
     // The supervisor may have written its record and exited between the two reads above.
     const late = this.store.exit(replicaId);
@@ -390,12 +519,9 @@ export class LocalRuntime implements Runtime {
   }
 }
 
-function isDirectory(target: string): boolean {
-  try {
-    return statSync(target).isDirectory();
-  } catch {
-    return false;
-  }
+/** The rendezvous port belongs to the gang (job and attempt), not to one rank. */
+function gangOwner(spec: Pick<ReplicaSpec, "jobId" | "attempt">): string {
+  return `gang:${spec.jobId}.a${spec.attempt}`;
 }
 
 function fileExists(target: string): boolean {

@@ -4,44 +4,23 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SchedulerNode } from "../../jobs/capacity-pool.js";
 import { parseGpuDeclaration } from "../../jobs/gpu-inventory.js";
-import type { WorkloadInventory } from "../../jobs/inventory.js";
+import type { WorkloadBackend } from "../backend.js";
+import type { BackendDeps } from "../backends.js";
 import { LocalRuntime } from "./local-runtime.js";
 import { detectNvidiaGpus } from "./nvidia-smi.js";
 import { defaultPythonCandidates, findPythonWithTorch } from "./python.js";
 import { SYSTEM_PATHS } from "./sandbox.js";
 
-export interface LocalWorkloadsOptions {
-  dataDir: string;
-  /** Declared GPUs ("h100:4") used when nvidia-smi finds none. */
-  gpus?: string;
-  /** Configured interpreter for `python` commands. */
-  python?: string;
-  nvidiaSmiPath?: string;
-  /** "bubblewrap" (default: required, fail closed) or "none" (MLOPS_SANDBOX=none: no isolation). */
-  sandbox?: "bubblewrap" | "none";
-  /** PATH to find `bwrap` on (default: the system directories). */
-  searchPath?: string;
-}
-
-export interface LocalWorkloads {
-  runtime: LocalRuntime;
-  inventory: WorkloadInventory;
-  /** Root of the jobs' own directories (inside the data dir, hidden from every job). */
-  jobsDir: string;
-  /** The Python SDK's directory, when this installation ships it. */
-  sdkPythonDir?: string;
-  /** The interpreter `python` means: the configured one, else the first that imports torch (looked up once). */
-  python: () => Promise<string | null>;
-}
-
 /**
  * The one-machine workload backend: the local node's inventory (GPUs detected with nvidia-smi, else
- * declared and simulated), and the local runtime with its state, logs and job directories under the
- * data dir. The whole data dir (database file, artifacts, other jobs) is hidden from every job's sandbox.
+ * declared and simulated), and the local runtime with its state, logs, job directories and volumes under
+ * the data dir. The whole data dir (database file, artifacts, other jobs) is hidden from every job's
+ * sandbox; the SDK, this installation and a configured interpreter's virtualenv are bound read-only.
  */
-export async function createLocalWorkloads(options: LocalWorkloadsOptions): Promise<LocalWorkloads> {
-  const detected = await detectNvidiaGpus({ nvidiaSmiPath: options.nvidiaSmiPath });
-  const declared = options.gpus ? parseGpuDeclaration(options.gpus) : [];
+export async function createLocalBackend(deps: BackendDeps): Promise<WorkloadBackend> {
+  const { config } = deps;
+  const detected = await detectNvidiaGpus();
+  const declared = config.gpus ? parseGpuDeclaration(config.gpus) : [];
   const gpus = detected && detected.length > 0 ? detected : declared;
   const source = detected && detected.length > 0 ? "detected" : declared.length > 0 ? "declared" : "none";
   const node: SchedulerNode = {
@@ -53,29 +32,35 @@ export async function createLocalWorkloads(options: LocalWorkloadsOptions): Prom
   const sdkPythonDir = findSdkPythonDir();
   // The platform's own installation, read-only: platform-provided workloads (the batch prediction worker,
   // `node bin/mlops.js batch worker`) run its code. The data dir stays hidden even if it lies inside.
-  const readOnlyPaths = [sdkPythonDir, installationRoot(), interpreterPrefix(options.python)].filter(
+  const readOnlyPaths = [sdkPythonDir, installationRoot(), interpreterPrefix(config.python)].filter(
     (p): p is string => !!p,
   );
-  const runtime = await LocalRuntime.create({
-    stateDir: path.join(options.dataDir, "runtime"),
-    logDir: path.join(options.dataDir, "job-logs"),
-    hiddenPaths: [options.dataDir],
-    readOnlyPaths,
-    sandbox: options.sandbox ?? "bubblewrap",
-    searchPath: options.searchPath,
-  });
   let python: Promise<string | null> | undefined;
-  return {
-    runtime,
-    inventory: { source, nodes: [node] },
-    jobsDir: path.join(options.dataDir, "jobs"),
+  const runtime = await LocalRuntime.create({
+    stateDir: path.join(config.dataDir, "runtime"),
+    logDir: path.join(config.dataDir, "job-logs"),
+    jobsDir: path.join(config.dataDir, "jobs"),
+    volumesDir: path.join(config.dataDir, "volumes"),
+    artifacts: deps.artifacts,
     sdkPythonDir,
+    // The interpreter `python` means: the configured one, else the first that imports torch (looked up once).
     python: () => {
-      python ??= options.python
-        ? Promise.resolve(options.python)
+      python ??= config.python
+        ? Promise.resolve(config.python)
         : findPythonWithTorch(defaultPythonCandidates()).then((found) => found?.path ?? null);
       return python;
     },
+    endpointHost: config.workspaceSshHost ?? "127.0.0.1",
+    hiddenPaths: [config.dataDir],
+    readOnlyPaths,
+    sandbox: config.sandbox === "none" ? "none" : "bubblewrap",
+    searchPath: deps.searchPath,
+  });
+  return {
+    runtime,
+    inventory: { source, nodes: [node] },
+    sdkPythonDir,
+    close: () => runtime.close(),
   };
 }
 

@@ -32,30 +32,20 @@ async function crashingControlPlane(layout: TestLayout, sandbox: string, marker:
     attempt: 0,
     replicaIndex: 0,
     env: {},
-    gpuDeviceIndices: [],
-    memoryMiB: 512,
+    resources: { cpu: 1, memoryMiB: 512, gpus: 0 },
     timeoutSeconds: null,
   };
+  for (const name of ["long", "quick", "later", "victim"]) jobDir(layout, name);
   const replicas = {
-    long: { ...base, jobId: "long", command: ["/bin/sh", "hang.sh"], workDir: jobDir(layout, "long") },
-    quick: { ...base, jobId: "quick", command: ["/bin/sh", "crash.sh"], workDir: jobDir(layout, "quick") },
-    later: {
-      ...base,
-      jobId: "later",
-      command: ["/bin/sh", "-c", "sleep 1; exit 7"],
-      workDir: jobDir(layout, "later"),
-    },
-    victim: {
-      ...base,
-      jobId: "victim",
-      command: ["/bin/sh", "-c", `sleep ${marker}`],
-      workDir: jobDir(layout, "victim"),
-    },
+    long: { ...base, jobId: "long", command: ["/bin/sh", "hang.sh"] },
+    quick: { ...base, jobId: "quick", command: ["/bin/sh", "crash.sh"] },
+    later: { ...base, jobId: "later", command: ["/bin/sh", "-c", "sleep 1; exit 7"] },
+    victim: { ...base, jobId: "victim", command: ["/bin/sh", "-c", `sleep ${marker}`] },
   };
   writeFileSync(
     script,
     `import { LocalRuntime } from ${JSON.stringify(RUNTIME_MODULE)};
-const runtime = await LocalRuntime.create(${JSON.stringify({ stateDir: layout.stateDir, logDir: layout.logDir, sandbox })});
+const runtime = await LocalRuntime.create(${JSON.stringify({ stateDir: layout.stateDir, logDir: layout.logDir, jobsDir: layout.jobsDir, volumesDir: layout.volumesDir, sandbox })});
 const ids = {};
 for (const [name, spec] of Object.entries(${JSON.stringify(replicas)})) ids[name] = (await runtime.start(spec)).replicaId;
 console.log(JSON.stringify(ids));

@@ -2,13 +2,14 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { constants } from "node:os";
 import path from "node:path";
 import { ConflictError } from "../../errors.js";
-import type { ReplicaEnd, ReplicaExit } from "../runtime.js";
+import type { Endpoint, ReplicaEnd, ReplicaExit, WorkloadKind } from "../runtime.js";
 
 /**
  * The local runtime's per-replica records on disk, `<stateDir>/replicas/<replicaId>/`:
  * - launch.json  written by the runtime before the supervisor starts (mode 0600: it holds the values
  *                masked in logs);
  * - env.sh       the job's environment script, bound read-only into the sandbox (see sandbox.ts);
+ * - passwd, group the login user's account files, when the spec has `user` (see login-user.ts);
  * - process.json written by the supervisor once the workload runs (pids and /proc start times);
  * - stop.json    written by the runtime before it asks the supervisor to stop the replica;
  * - exit.json    written by the supervisor when the workload has ended (or by a runtime that found the
@@ -37,6 +38,15 @@ export interface LaunchRecord {
   /** The job's env script (holds its token), removed when the replica has ended. */
   envFile?: string;
   createdAt: string;
+  kind?: WorkloadKind;
+  /** Where the replica's ports are reachable (returned by reconcile after a restart). */
+  endpoints?: Record<string, Endpoint>;
+  /** TCP ports the replica holds (its endpoints and, for rank 0..n, the rendezvous port). */
+  heldPorts?: number[];
+  /** Names of the persistent volumes it mounts (deleteVolume refuses while it runs). */
+  volumes?: string[];
+  /** Indices of the real (not simulated) GPUs it sees, for usage sampling. */
+  gpuDeviceIndices?: number[];
 }
 
 export interface ProcessRecord {

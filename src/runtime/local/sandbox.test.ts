@@ -10,6 +10,7 @@ import {
   readAll,
   spec,
   type TestLayout,
+  workDirOf,
 } from "../../../test/support/runtime-harness.js";
 
 const extra = { envFile: "/state/env.sh", network: "host" as const, tmpSizeBytes: 64 * 1024 * 1024 };
@@ -101,7 +102,12 @@ describe.skipIf(!bubblewrap.available)("the bubblewrap sandbox", () => {
     const handle = await runtime.start(s);
     const exit = await handle.exited;
     const logs = await readAll(runtime.logs(handle.replicaId));
-    return { exit, stdout: logs.stdout.toString(), stderr: logs.stderr.toString(), workDir: s.workDir };
+    return {
+      exit,
+      stdout: logs.stdout.toString(),
+      stderr: logs.stderr.toString(),
+      workDir: workDirOf(layout, s.jobId),
+    };
   }
 
   it.each([

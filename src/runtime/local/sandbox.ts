@@ -40,6 +40,10 @@ export interface SandboxLayout {
   network: "host" | "none";
   /** Size of the private /tmp and of /dev/shm, each. */
   tmpSizeBytes: number;
+  /** Persistent volumes bound read-write (host dir -> mount path inside). */
+  volumes?: ReadonlyArray<{ source: string; target: string }>;
+  /** Generated /etc/passwd and /etc/group (host paths) presenting the workload uid as a login user. */
+  etcFiles?: { passwd: string; group: string };
 }
 
 export const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
@@ -91,7 +95,12 @@ export function bubblewrapArgs(layout: SandboxLayout, command: readonly string[]
   const workDir = path.resolve(layout.workDir);
   // Directories bubblewrap creates on the way to a bind are root-only (0700): the unprivileged workload
   // could not reach its own dir by its absolute path (MLOPS_OUTPUT_DIR), nor a read-only path.
-  const destinations = [...layout.readOnlyPaths.map((extra) => path.resolve(extra)), workDir];
+  const volumes = layout.volumes ?? [];
+  const destinations = [
+    ...layout.readOnlyPaths.map((extra) => path.resolve(extra)),
+    workDir,
+    ...volumes.map((volume) => volume.target),
+  ];
   for (const ancestor of new Set(destinations.flatMap(ancestorsOf)))
     args.push("--perms", "0755", "--dir", ancestor);
   for (const extra of layout.readOnlyPaths) {
@@ -110,6 +119,11 @@ export function bubblewrapArgs(layout: SandboxLayout, command: readonly string[]
   args.push("--bind", workDir, workDir);
   for (const mask of hidden.filter((hiddenPath) => isWithin(hiddenPath, workDir) && hiddenPath !== workDir)) {
     pushMask(args, mask);
+  }
+  for (const volume of volumes) args.push("--bind", volume.source, volume.target);
+  if (layout.etcFiles) {
+    args.push("--ro-bind", layout.etcFiles.passwd, "/etc/passwd");
+    args.push("--ro-bind", layout.etcFiles.group, "/etc/group");
   }
   for (const index of layout.gpuDeviceIndices)
     args.push("--dev-bind-try", `/dev/nvidia${index}`, `/dev/nvidia${index}`);

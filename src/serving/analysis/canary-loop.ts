@@ -1,3 +1,4 @@
+import { PeriodicLeaderLoop } from "../../leases/periodic-leader-loop.js";
 import type { Principal } from "../../auth/principal.js";
 import { actorOf } from "../../auth/principal.js";
 import type { DeploymentChanges } from "../deployments/change-recorder.js";
@@ -48,25 +49,28 @@ export interface CanaryAction {
  */
 export class CanaryAnalysisLoop {
   readonly name = "canary-analysis";
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = true;
+  private readonly loop: PeriodicLeaderLoop;
   private readonly now: () => number;
 
   constructor(private readonly o: CanaryLoopOptions) {
     this.now = o.now ?? Date.now;
+    const tickMs = o.tickMs ?? 250;
+    this.loop = new PeriodicLeaderLoop({
+      name: this.name,
+      intervalMs: tickMs,
+      initialDelayMs: tickMs,
+      isLeader: o.isLeader,
+      pass: () => this.runOnce(),
+      log: (_message, details) => o.log?.("canary analysis pass failed", details),
+    });
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** One pass over the deployments that are canarying or promoting. */
@@ -180,17 +184,6 @@ export class CanaryAnalysisLoop {
       }),
     ]);
     return { canary, primary, agreement };
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      const pass = this.o.isLeader() ? this.runOnce() : Promise.resolve([]);
-      this.running = pass
-        .catch((err: Error) => this.o.log?.("canary analysis pass failed", { error: err.message }))
-        .finally(() => this.schedule());
-    }, this.o.tickMs ?? 250);
-    this.timer.unref();
   }
 }
 

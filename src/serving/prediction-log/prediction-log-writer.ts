@@ -11,6 +11,8 @@ export interface PredictionLogOptions {
    */
   maxBuffered?: number;
   onError?: (err: Error, lost: number) => void;
+  /** Records dropped (buffer full, or a failed batch that no longer fits): for the drop counter metric. */
+  onDrop?: (count: number) => void;
 }
 
 /**
@@ -48,6 +50,7 @@ export class PredictionLogWriter {
   record(entry: PredictionRecord): void {
     if (this.buffer.length >= this.maxBuffered) {
       this.droppedCount++;
+      this.options.onDrop?.(1);
       return;
     }
     this.buffer.push(entry);
@@ -76,6 +79,7 @@ export class PredictionLogWriter {
         const room = this.maxBuffered - this.buffer.length;
         const kept = batch.slice(0, Math.max(0, room));
         this.droppedCount += batch.length - kept.length;
+        if (batch.length > kept.length) this.options.onDrop?.(batch.length - kept.length);
         this.buffer = [...kept, ...this.buffer];
         this.options.onError?.(err, batch.length - kept.length);
         if (!this.timer) {

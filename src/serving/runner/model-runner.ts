@@ -102,6 +102,10 @@ export interface LoadedModelInfo {
   batching?: BatchingOptions;
   /** Per-worker load + warm-up time. */
   loadMs: number;
+  /** A warm one-row inference, measured at load. */
+  runMs: number;
+  /** Small tensor requests run on the calling thread (the model is cheaper than a hop to a worker). */
+  inline: boolean;
 }
 
 export interface PredictOptions {

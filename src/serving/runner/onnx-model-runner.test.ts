@@ -210,3 +210,34 @@ describe("OnnxModelRunner", () => {
     await runner.unload("temp");
   });
 });
+
+describe("OnnxModelRunner inline runs (inlineRunMs)", () => {
+  it("answers small tensor requests of a cheap model on the calling thread, with the workers' numbers", async () => {
+    const inline = await OnnxModelRunner.create({ workers: 1, inlineRunMs: 1000 });
+    const workers = await OnnxModelRunner.create({ workers: 1 });
+    try {
+      const info = await inline.load({ key: "cls", ...classifier });
+      expect(info.inline).toBe(true);
+      expect(info.runMs).toBeGreaterThan(0);
+      expect((await workers.load({ key: "cls", ...classifier })).inline).toBe(false);
+      const data = Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.cos(i));
+      const request = [{ name: "input", shape: [2, 3, 32, 32], datatype: "FP32" as const, data }];
+      const a = await inline.inferTensors("cls", request);
+      const b = await workers.inferTensors("cls", request);
+      expect(Array.from(a.outputs[0].data as Float32Array)).toEqual(
+        Array.from(b.outputs[0].data as Float32Array),
+      );
+      // Inline runs never queue for a worker; the caller's array is left intact.
+      expect(a.timings.queueMs).toBe(0);
+      expect(data.length).toBe(2 * 3 * 32 * 32);
+      await expect(
+        inline.inferTensors("cls", [{ ...request[0], shape: [1, 3, 32, 32] }]),
+      ).rejects.toBeInstanceOf(InputError);
+      await inline.unload("cls");
+      await expect(inline.inferTensors("cls", request)).rejects.toBeInstanceOf(NotFoundError);
+    } finally {
+      await inline.close();
+      await workers.close();
+    }
+  });
+});

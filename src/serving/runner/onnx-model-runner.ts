@@ -18,6 +18,7 @@ import {
 import type { RunReply, WireTensor } from "./protocol.js";
 import { RunScheduler } from "./scheduler.js";
 import { datatypeOfOrt, ortTypeOf, toInputArrays } from "./tensors.js";
+import { SessionHost } from "./session-host.js";
 import { fromWireError, WorkerPool } from "./worker-pool.js";
 
 export interface OnnxModelRunnerOptions {
@@ -29,6 +30,13 @@ export interface OnnxModelRunnerOptions {
   runTimeoutMs?: number;
   /** Default for PredictOptions.topK. */
   defaultTopK?: number;
+  /**
+   * Tensor requests run on the calling thread, not a worker, when the model's warm one-row run (measured
+   * at load) times the request's rows stays within this many milliseconds: for such a model the two thread
+   * hops (and their scheduling on a busy machine) cost more than the inference itself. Images always go
+   * to a worker (decoding is the expensive part). 0 (the default): always a worker.
+   */
+  inlineRunMs?: number;
 }
 
 const MAX_IMAGES_PER_CALL = 256;
@@ -37,12 +45,15 @@ const MAX_IMAGES_PER_CALL = 256;
 export class OnnxModelRunner implements ModelRunner {
   private readonly models = new Map<string, LoadedModelInfo>();
   private readonly loading = new Set<string>();
+  /** Sessions on the calling thread, for models small enough to run inline (`inlineRunMs`). */
+  private readonly inlineHost = new SessionHost();
 
   private constructor(
     private readonly pool: WorkerPool,
     private readonly scheduler: RunScheduler,
     private readonly intraOpNumThreads: number,
     private readonly defaultTopK: number,
+    private readonly inlineRunMs: number,
   ) {}
 
   static async create(options: OnnxModelRunnerOptions = {}): Promise<OnnxModelRunner> {
@@ -61,7 +72,13 @@ export class OnnxModelRunner implements ModelRunner {
       await pool.close();
       throw err;
     }
-    return new OnnxModelRunner(pool, scheduler, options.intraOpNumThreads ?? 1, options.defaultTopK ?? 5);
+    return new OnnxModelRunner(
+      pool,
+      scheduler,
+      options.intraOpNumThreads ?? 1,
+      options.defaultTopK ?? 5,
+      options.inlineRunMs ?? 0,
+    );
   }
 
   async load(spec: ModelLoadSpec): Promise<LoadedModelInfo> {
@@ -98,6 +115,8 @@ export class OnnxModelRunner implements ModelRunner {
             ? { ...batching, maxBatchSize: maxRowsPerRun(descriptor, batching.maxBatchSize) }
             : undefined,
         loadMs: reply.loadMs,
+        runMs: reply.runMs,
+        inline: reply.runMs <= this.inlineRunMs && (await this.loadInline(key, modelPath, descriptor)),
       };
       this.models.set(key, info);
       this.scheduler.addModel(key, info.batching);
@@ -108,9 +127,19 @@ export class OnnxModelRunner implements ModelRunner {
   }
 
   async unload(key: string): Promise<void> {
+    const info = this.models.get(key);
     if (!this.models.delete(key)) return;
     this.scheduler.removeModel(key);
+    if (info?.inline) await this.inlineHost.unload(key);
     await this.pool.unload(key);
+  }
+
+  /** A second session on this thread; a model that fails to load here still serves from the workers. */
+  private async loadInline(key: string, modelPath: string, descriptor: ModelLoadSpec["descriptor"]) {
+    return this.inlineHost.load(key, modelPath, descriptor, this.intraOpNumThreads).then(
+      () => true,
+      () => false,
+    );
   }
 
   has(key: string): boolean {
@@ -179,6 +208,13 @@ export class OnnxModelRunner implements ModelRunner {
         }
       }
     }
+    if (info.inline && rows * info.runMs <= this.inlineRunMs) {
+      const reply = await this.inlineHost.run(key, [{ kind: "tensors", inputs: wire, outputs }]);
+      const r = reply.items[0];
+      if (!r.ok) throw fromWireError(r.error);
+      if (r.kind !== "tensors") throw new Error("an inline run answered a tensor request with images");
+      return { outputs: r.outputs.map(toOutput), timings: timingsOf(reply, 0, started) };
+    }
     const compatKey = wire.map((t) => t.shape.slice(1).join("x")).join("|");
     const done = await this.scheduler.submit(
       key,
@@ -194,6 +230,7 @@ export class OnnxModelRunner implements ModelRunner {
 
   async close(): Promise<void> {
     this.scheduler.close();
+    for (const [key, info] of this.models) if (info.inline) await this.inlineHost.unload(key);
     this.models.clear();
     await this.pool.close();
   }

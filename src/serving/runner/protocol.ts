@@ -44,6 +44,8 @@ export interface LoadReply {
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
   loadMs: number;
+  /** One warm inference on zeros (one row), after the first: what a small request costs this model. */
+  runMs: number;
 }
 
 /** Errors cross the thread boundary as plain data; `name` lets the pool rebuild InputError. */

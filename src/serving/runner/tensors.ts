@@ -36,7 +36,7 @@ const DATATYPE_BY_ORT = Object.fromEntries(Object.entries(ORT_BY_DATATYPE).map((
   Datatype
 >;
 
-type ArrayCtor = { new (n: number): TensorArray; name: string };
+type ArrayCtor = { new (n: number): TensorArray; name: string; BYTES_PER_ELEMENT: number };
 
 const ARRAY_BY_DATATYPE: Record<Datatype, ArrayCtor> = {
   BOOL: Uint8Array,
@@ -112,6 +112,24 @@ export function toInputArray(input: TensorInput, meta: TensorMetadata): TensorAr
     );
   }
   return copyAs(input, count);
+}
+
+/**
+ * The values of a request tensor as a fresh typed array of its datatype's element type (no check against
+ * a model): JSON numbers are converted once, here, so later steps (hash, copy to the worker) see bytes.
+ */
+export function toTypedArray(input: TensorInput): TensorArray {
+  return copyAs(input, input.data.length);
+}
+
+/** Bytes per element of a datatype as the binary tensor extension carries it (BOOL: one byte). */
+export function bytesPerElement(datatype: Datatype): number {
+  return ARRAY_BY_DATATYPE[datatype].BYTES_PER_ELEMENT;
+}
+
+/** A zero-filled typed array of a datatype's element type. */
+export function newTypedArray(datatype: Datatype, count: number): TensorArray {
+  return new ARRAY_BY_DATATYPE[datatype](count);
 }
 
 function copyAs(input: TensorInput, count: number): TensorArray {

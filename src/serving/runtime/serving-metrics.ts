@@ -8,6 +8,8 @@ export class ServingMetrics {
   private readonly confidence: Histogram<"deployment" | "version">;
   private readonly fallbacks: Counter<"deployment" | "version">;
   private readonly weight: Gauge<"deployment" | "version">;
+  private readonly logDropped: Counter;
+  private pendingOf: () => number = () => 0;
 
   constructor(registry: Registry) {
     this.predictions = new Counter({
@@ -42,6 +44,29 @@ export class ServingMetrics {
       labelNames: ["deployment", "version"] as const,
       registers: [registry],
     });
+    this.logDropped = new Counter({
+      name: "mlops_prediction_log_dropped_total",
+      help: "Prediction log records dropped because the write buffer was full (database slow or down)",
+      registers: [registry],
+    });
+    const pending = () => this.pendingOf();
+    new Gauge({
+      name: "mlops_prediction_log_pending",
+      help: "Prediction log records waiting in memory for their batched write",
+      registers: [registry],
+      collect() {
+        this.set(pending());
+      },
+    });
+  }
+
+  /** Reports the prediction log writer's queue: `pending` is read at each scrape. */
+  watchPredictionLog(pending: () => number): void {
+    this.pendingOf = pending;
+  }
+
+  predictionLogDropped(count: number): void {
+    this.logDropped.inc(count);
   }
 
   observe(

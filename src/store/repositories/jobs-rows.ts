@@ -9,7 +9,9 @@ import type { JobEventsTable, JobReplicasTable, JobsTable } from "../tables/jobs
 const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());
 const ms = (text: string | undefined): number | null => (text === undefined ? null : Date.parse(text));
 
-export function jobToRow(job: Job): Omit<JobsTable, "cancel_requested"> & { cancel_requested: number } {
+export function jobToRow(
+  job: Job,
+): Omit<JobsTable, "cancel_requested" | "kind"> & { cancel_requested: number; kind: string } {
   return {
     id: job.id,
     project_id: job.projectId,
@@ -23,6 +25,10 @@ export function jobToRow(job: Job): Omit<JobsTable, "cancel_requested"> & { canc
     gpus: job.resources.gpus,
     gpu_type: job.resources.gpuType ?? null,
     distributed: job.distributed ? JSON.stringify(job.distributed) : null,
+    kind: job.kind ?? "job",
+    ports: job.ports ? JSON.stringify(job.ports) : null,
+    volumes: job.volumes ? JSON.stringify(job.volumes) : null,
+    run_as: job.user ? JSON.stringify(job.user) : null,
     replicas: job.replicas,
     priority: job.priority,
     max_retries: job.maxRetries,
@@ -82,6 +88,10 @@ export function rowToJob(row: Selectable<JobsTable>): Job {
   if (row.image) job.image = row.image;
   if (row.network === "host" || row.network === "none") job.network = row.network;
   if (row.distributed) job.distributed = JSON.parse(row.distributed) as Job["distributed"];
+  if (row.kind === "workspace") job.kind = "workspace";
+  if (row.ports) job.ports = JSON.parse(row.ports) as Job["ports"];
+  if (row.volumes) job.volumes = JSON.parse(row.volumes) as Job["volumes"];
+  if (row.run_as) job.user = JSON.parse(row.run_as) as Job["user"];
   if (row.created_by) job.createdBy = row.created_by;
   if (row.owner_id) job.ownerId = row.owner_id;
   if (row.run_id) job.runId = row.run_id;
@@ -114,6 +124,7 @@ export function rowToReplica(row: Selectable<JobReplicasTable>): JobReplica {
     endedAt: num(row.ended_at),
     stdoutSha256: row.stdout_sha256,
     stderrSha256: row.stderr_sha256,
+    endpoints: row.endpoints ? (JSON.parse(row.endpoints) as JobReplica["endpoints"]) : null,
   };
 }
 

@@ -16,6 +16,13 @@ import { replicaIdOf } from "../../runtime/runtime.js";
 import type { Store } from "../open-store.js";
 import { eventToRow, jobToRow, rowToEvent, rowToJob, rowToReplica, transitionColumns } from "./jobs-rows.js";
 
+/** The gang's shape from the `distributed` column (none: one node, one rank). */
+function gangOf(distributed: string | null): { nodes: number; procsPerNode: number } {
+  if (!distributed) return { nodes: 1, procsPerNode: 1 };
+  const spec = JSON.parse(distributed) as { nodes: number; procsPerNode: number };
+  return { nodes: Number(spec.nodes), procsPerNode: Number(spec.procsPerNode) };
+}
+
 /** Thrown inside a claim's transaction to roll it back; never escapes the repository. */
 class ClaimLost extends Error {}
 
@@ -77,6 +84,8 @@ export class SqlJobStore implements JobStore {
         "gpus",
         "gpu_type",
         "attempt",
+        "distributed",
+        "updated_at",
       ])
       .where("state", "=", "queued")
       .execute();
@@ -85,8 +94,10 @@ export class SqlJobStore implements JobStore {
       projectId: row.project_id,
       priority: Number(row.priority),
       submittedAt: Number(row.submitted_at),
-      replicas: Number(row.replicas),
+      ...gangOf(row.distributed),
       attempt: Number(row.attempt),
+      // A queued job's row changes only on transitions (wait reasons leave updated_at alone).
+      queuedAt: Number(row.updated_at),
       resources: {
         cpu: Number(row.cpu),
         memoryMiB: Number(row.memory_mib),
@@ -292,10 +303,24 @@ export class SqlJobStore implements JobStore {
     return rows.map(rowToReplica);
   }
 
+  async runningReplicas(): Promise<JobReplica[]> {
+    const rows = await this.db
+      .selectFrom("job_replicas")
+      .selectAll()
+      .where("state", "=", "running")
+      .execute();
+    return rows.map(rowToReplica);
+  }
+
   async markReplicaStarted(started: ReplicaStarted): Promise<void> {
     await this.db
       .updateTable("job_replicas")
-      .set({ state: "running", pid: started.pid, started_at: started.startedAt })
+      .set({
+        state: "running",
+        pid: started.pid,
+        started_at: started.startedAt,
+        endpoints: started.endpoints ? JSON.stringify(started.endpoints) : null,
+      })
       .where("replica_id", "=", started.replicaId)
       .where("state", "=", "placed")
       .execute();

@@ -15,6 +15,7 @@ import type {
   ExperimentQuery,
   NewExperiment,
   RunQuery,
+  RunSearch,
   SeriesBounds,
   TrackingStore,
 } from "../../tracking/tracking-store.js";
@@ -39,6 +40,7 @@ import {
   sampleSeries,
   seriesBounds,
 } from "./tracking-history.js";
+import { searchRunIds } from "./tracking-search.js";
 
 /** Rows per multi-row INSERT: 6 columns x 1024 = 6144 variables, under SQLite's 32766 and PostgreSQL's 65535. */
 const MAX_ROWS_PER_INSERT = 1024;
@@ -237,6 +239,11 @@ export class SqlTrackingStore implements TrackingStore {
     if (query.lifecycle !== "all") q = q.where("lifecycle_stage", "=", query.lifecycle);
     const rows = await q.execute();
     return this.withData(rows.map(toRunInfo));
+  }
+
+  async searchRuns(query: RunSearch): Promise<{ runs: Run[]; hasMore: boolean }> {
+    const { ids, hasMore } = await searchRunIds(this.db, this.store.dialect, query);
+    return { runs: await this.getRuns(ids), hasMore };
   }
 
   /** Loads params, tags and latest metrics for runs, a few queries per 500 runs. */

@@ -18,6 +18,14 @@ export interface JobsTable {
   gpu_type: string | null;
   /** JSON {nodes, procsPerNode} or null. */
   distributed: string | null;
+  /** "job" | "workspace" (0202). */
+  kind: Generated<string>;
+  /** JSON [{name}] of ports the workload listens on, or null (internal: workspaces). */
+  ports: string | null;
+  /** JSON [{name, mountPath}] of persistent volumes, or null (internal: workspaces). */
+  volumes: string | null;
+  /** JSON {name, home}: the login user the workload runs as, or null (internal: workspaces). */
+  run_as: string | null;
   replicas: number;
   priority: number;
   max_retries: number;
@@ -59,6 +67,8 @@ export interface JobReplicasTable {
   ended_at: number | null;
   stdout_sha256: string | null;
   stderr_sha256: string | null;
+  /** JSON {name: {host, port}}: where the replica's ports are reachable, once it started (0202). */
+  endpoints: string | null;
 }
 
 /** Every state change of a job: who, when, why. Append-only. */

@@ -1,18 +1,19 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { LogChunk } from "../runtime.js";
+import type { LogChunk } from "./runtime.js";
 
 /**
- * Streams a replica's two log files as chunks. The workload writes the files directly (no pipe through
- * the control plane, so logs keep flowing while no control plane runs); following is a poll of the files.
- * The end is safe: the supervisor records the exit only after every process of the replica is gone, so
- * once `isFinished()` has said yes, one more read to end-of-file sees everything.
+ * Streams a replica's two log files as chunks (local runtime: the job's files; Slurm: a rank's files on the
+ * shared work dir). The workload writes the files directly (no pipe through the control plane, so logs
+ * keep flowing while no control plane runs); following is a poll of the files. The end is safe: the
+ * backend records the exit only after the replica's output is flushed and closed, so once `isFinished()`
+ * has said yes, one more read to end-of-file sees everything.
  */
 export interface TailOptions {
   follow: boolean;
   from?: { stdout?: number; stderr?: number };
   pollMs: number;
-  isFinished: () => boolean;
+  isFinished: () => boolean | Promise<boolean>;
   signal?: AbortSignal;
 }
 
@@ -38,7 +39,7 @@ export async function* tailLogs(
   ];
   try {
     for (;;) {
-      const finishedBefore = !options.follow || options.isFinished();
+      const finishedBefore = !options.follow || (await options.isFinished());
       for (const entry of streams) {
         if (entry.handle === null) entry.handle = await openOrNull(entry.file);
         if (entry.handle === null) continue;
