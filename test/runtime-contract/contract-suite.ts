@@ -259,7 +259,9 @@ export function runtimeContractSuite(name: string, setup: () => Promise<Contract
       expect({ stdout: await readStream(archive.stdout), stderr: await readStream(archive.stderr) }).toEqual(
         streamed,
       );
-      expect(streamed).toEqual({ stdout: "first\n", stderr: "e1\n" });
+      expect(streamed.stdout).toBe("first\n");
+      // A shell whose `sleep` died of the stop's SIGTERM before the shell did may add "Terminated" (dash).
+      expect(streamed.stderr.startsWith("e1\n")).toBe(true);
       // Resuming from an offset gives the rest only.
       expect((await collect(runtime.logs(handle.replicaId, { from: { stdout: 2, stderr: 3 } }))).stdout).toBe(
         "rst\n",
