@@ -67,9 +67,30 @@ export async function startTestServer(
     adminToken: TEST_ADMIN_TOKEN,
     call,
     async stop() {
+      // Replicas outlive their control plane by design (a restart reconciles them): a test's server
+      // cancels whatever still runs (jobs, workspaces' sshd) so that no test leaves processes behind.
+      await cancelActiveJobs(call);
       await server.close();
       await database.cleanup();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function cancelActiveJobs(call: TestServer["call"]): Promise<void> {
+  const active = "queued,scheduled,running";
+  try {
+    const listed = await call("GET", `/api/v1/jobs?state=${active}`);
+    const jobs = ((listed.body as { jobs?: Array<{ id: string }> })?.jobs ?? []).map((job) => job.id);
+    if (jobs.length === 0) return;
+    await Promise.all(jobs.map((id) => call("POST", `/api/v1/jobs/${id}/cancel`)));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const left = await call("GET", `/api/v1/jobs?state=scheduled,running`);
+      if (((left.body as { jobs?: unknown[] })?.jobs ?? []).length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } catch {
+    // the server is already gone or never served jobs: nothing to cancel
+  }
 }
