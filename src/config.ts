@@ -76,7 +76,9 @@ export const ConfigSchema = Type.Object({
   /** Kubernetes: kubeconfig file (unset: in-cluster service account, else ~/.kube/config). */
   kubeconfig: Type.Optional(Type.String()),
   /** Kubernetes: Kueue gang admission: "auto" (when its API is served), "on", "off". */
-  kubernetesKueue: Type.Union([Type.Literal("auto"), Type.Literal("on"), Type.Literal("off")], { default: "auto" }),
+  kubernetesKueue: Type.Union([Type.Literal("auto"), Type.Literal("on"), Type.Literal("off")], {
+    default: "auto",
+  }),
   /** Kubernetes: GPU type -> nvidia.com/gpu.product values and Kueue queue, `h100=NVIDIA-H100-80GB-HBM3@gpu-h100,...`. */
   kubernetesGpuProducts: Type.Optional(Type.String()),
   /** Kubernetes: Service type of workspace ports (SSH). */
@@ -175,7 +177,10 @@ export const CONFIG_SOURCES: Record<keyof Config, { flag?: string; env?: string;
     env: "MLOPS_SLURM_WORK_DIR",
     description: "Directory shared by the control plane and every Slurm node (same path)",
   },
-  slurmBinDir: { env: "MLOPS_SLURM_BIN_DIR", description: "Directory of the Slurm CLI tools (default: PATH)" },
+  slurmBinDir: {
+    env: "MLOPS_SLURM_BIN_DIR",
+    description: "Directory of the Slurm CLI tools (default: PATH)",
+  },
   slurmJobUser: { env: "MLOPS_SLURM_JOB_USER", description: "Unprivileged cluster user Slurm jobs run as" },
   slurmConf: { env: "MLOPS_SLURM_CONF", description: "slurm.conf for the Slurm CLI tools (SLURM_CONF)" },
   kubernetesNamespace: { env: "MLOPS_K8S_NAMESPACE", description: "Kubernetes namespace of workloads" },

@@ -5,11 +5,12 @@
  * agreement, promoted; then a candidate trained on corrupted labels never reaches production.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { itemsOfSplit } from "../src/data/manifest.js";
 import { runClosedLoop } from "../src/demo/loop/scenario.js";
 import { silentReporter } from "../src/demo/loop/reporter.js";
 import { TEST_SCALE } from "../src/demo/loop/scales.js";
-import type { LoopSummary } from "../src/demo/loop/summary.js";
+import { type LoopSummary, printSummary } from "../src/demo/loop/summary.js";
 import { itemSetSha256 } from "../src/pipelines/steps/evaluate-step.js";
 import { LINEAGE_TAGS } from "../src/tracking/model.js";
 import { systemPrincipal } from "../src/registry/registry-service.js";
@@ -28,6 +29,11 @@ describe("the retraining loop end to end (real PyTorch, real onnxruntime)", () =
       TEST_SCALE,
       silentReporter(),
     );
+    // The run's own account (versions, canary decisions with their reasons), kept by CI for a failure.
+    let text = "";
+    printSummary(summary, { write: (chunk: string) => (text += chunk) });
+    mkdirSync("test-results", { recursive: true });
+    writeFileSync("test-results/pipeline-loop-summary.txt", text);
   }, 300_000);
   afterAll(async () => server?.stop());
 

@@ -63,6 +63,18 @@ def split_train_val(items: Sequence[tuple[str, str]], val_fraction: float = 0.2)
     return train, val
 
 
+def order_by_content(root: str, items: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Items in the order of their files' sha256 (then path): training sees the same images in the same order
+    whatever the files are called, so a snapshot (files named by platform item ids, which differ between two
+    uploads of the same images) and a seed give the same model."""
+
+    def digest(item: tuple[str, str]) -> tuple[str, str]:
+        with open(os.path.join(root, item[0]), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest(), item[0]
+
+    return sorted(items, key=digest)
+
+
 def load_image(path: str, size: Sequence[int], interpolation: str = INTERPOLATION, crop=None) -> np.ndarray:
     """-> uint8 array (H, W, 3). ``size`` is [height, width], as model.json's ``resize``; ``crop`` is
     model.json's ``crop.center`` [height, width] (torchvision's CenterCrop offsets) or None."""

@@ -82,6 +82,24 @@ class TrainingExampleTest(unittest.TestCase):
         self.assertIn("register_model", [e["event"] for e in events])
         self.assertEqual(events[-1], {**events[-1], "event": "end", "status": "FINISHED"})
 
+    def test_same_images_under_other_names_train_the_same_model(self):
+        # A snapshot names files by item id, and two uploads of the same images get other ids: the order
+        # training sees must come from the images, not their names.
+        import shutil
+        renamed = os.path.join(self.tmp.name, "renamed")
+        names = random.Random(7).sample(range(10_000), 120)
+        k = 0
+        for name in sorted(os.listdir(self.data)):
+            os.makedirs(os.path.join(renamed, name))
+            for f in sorted(os.listdir(os.path.join(self.data, name))):
+                shutil.copy(os.path.join(self.data, name, f), os.path.join(renamed, name, f"{names[k]:05d}.png"))
+                k += 1
+        runs = [train.main(["--data", d, "--val", self.data, "--epochs", "1", "--width", "8", "--no-augment",
+                            "--output", os.path.join(self.tmp.name, f"order-{i}"), "--quiet"])
+                for i, d in enumerate([self.data, renamed])]
+        self.assertEqual(runs[0]["history"][0]["train_loss"], runs[1]["history"][0]["train_loss"])
+        self.assertEqual(runs[0]["val_accuracy"], runs[1]["val_accuracy"])
+
     def test_writes_parity_samples_in_the_forms_users_send(self):
         parity = os.path.join(self.v1_out, "model", "parity")
         files = sorted(os.listdir(parity))

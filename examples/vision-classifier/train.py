@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from data import list_image_folder, load_items, normalize, split_train_val
+from data import list_image_folder, load_items, normalize, order_by_content, split_train_val
 from export import write_model_dir
 from model import ARCH, SmallCNN, init_from_checkpoint, load_checkpoint
 
@@ -171,6 +171,7 @@ def load_data(args):
         "val": sorted(os.path.splitext(os.path.basename(rel))[0] for rel, _ in val_items),
     }
     args.parity_source = os.path.join(val_root, val_items[0][0])  # model/parity/ is made from it
+    train_items = order_by_content(args.data, train_items)
     x_train, y_train = load_items(args.data, train_items, classes, size)
     x_val, y_val = load_items(val_root, val_items, classes, size)
     return classes, normalize(x_train), y_train, normalize(x_val), y_val

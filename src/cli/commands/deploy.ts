@@ -127,6 +127,16 @@ export function registerDeployCommands(program: Command, ctx: CliContext): void 
       number("--min-agreement"),
     )
     .option("--min-labels <n>", "labels needed before agreement counts", number("--min-labels"))
+    .option(
+      "--agreement-confidence <p>",
+      "how sure the labels must be that agreement is below the bar before it fails (default 0.9)",
+      number("--agreement-confidence"),
+    )
+    .option(
+      "--min-latency-samples <n>",
+      "successful requests per version before p95 is compared",
+      number("--min-latency-samples"),
+    )
     .option("--failure-limit <n>", "failed analyses before a rollback", number("--failure-limit"))
     .option("--auto", "let the analysis loop step, promote and roll back")
     .option("--reason <text>", "why (recorded)")
@@ -142,6 +152,8 @@ export function registerDeployCommands(program: Command, ctx: CliContext): void 
         maxLatencyRatio?: number;
         minAgreement?: number;
         minLabels?: number;
+        agreementConfidence?: number;
+        minLatencySamples?: number;
         failureLimit?: number;
         auto?: boolean;
         reason?: string;
@@ -159,6 +171,8 @@ export function registerDeployCommands(program: Command, ctx: CliContext): void 
           maxP95LatencyRatio: o.maxLatencyRatio,
           minAgreement: o.minAgreement,
           minLabels: o.minLabels,
+          agreementConfidence: o.agreementConfidence,
+          minLatencySamples: o.minLatencySamples,
           failureLimit: o.failureLimit,
           auto: o.auto ?? false,
         },

@@ -91,6 +91,8 @@ interface TriggerSetOptions {
   canaryMax?: string;
   canaryMinRequests?: string;
   canaryMinAgreement?: string;
+  canaryMinLabels?: string;
+  canaryAgreementConfidence?: string;
   canaryMaxErrorRate?: string;
   canaryMaxP95Ratio?: string;
   canaryMinLatencySamples?: string;
@@ -133,6 +135,8 @@ function policyBody(o: TriggerSetOptions) {
     maxWeight: num("--canary-max", o.canaryMax),
     minRequests: num("--canary-min-requests", o.canaryMinRequests),
     minAgreement: num("--canary-min-agreement", o.canaryMinAgreement),
+    minLabels: num("--canary-min-labels", o.canaryMinLabels),
+    agreementConfidence: num("--canary-agreement-confidence", o.canaryAgreementConfidence),
     maxErrorRate: num("--canary-max-error-rate", o.canaryMaxErrorRate),
     maxP95LatencyRatio: num("--canary-max-p95-ratio", o.canaryMaxP95Ratio),
     minLatencySamples: num("--canary-min-latency-samples", o.canaryMinLatencySamples),
@@ -233,6 +237,11 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
     .option("--canary-max <percent>", "canary weight at which it is promoted")
     .option("--canary-min-requests <n>", "canary requests per analysis step")
     .option("--canary-min-agreement <fraction>", "lowest label agreement the canary may show")
+    .option("--canary-min-labels <n>", "labels needed before agreement is judged (default 20)")
+    .option(
+      "--canary-agreement-confidence <p>",
+      "how sure the labels must be that agreement is below the bar before it fails a step (default 0.9)",
+    )
     .option("--canary-max-error-rate <fraction>", "highest canary error rate that passes (default 0.01)")
     .option(
       "--canary-max-p95-ratio <ratio>",

@@ -8,6 +8,10 @@ export interface LoopScale {
   shiftedImages: number;
   /** Labels before the first retrain, during the canary (agreement), and before the corrupted retrain. */
   waves: [number, number, number];
+  /**
+   * The trigger's threshold: waves[0], and waves[1] + waves[2], so that each pipeline fires on the last label
+   * of a wave and its snapshot holds the same labels in every run, however fast the labelers went.
+   */
   minNewLabels: number;
   cooldownSeconds: number;
   v1Epochs: number;
@@ -36,8 +40,8 @@ const CANARY: Partial<AnalysisPlan> = {
 export const DEMO_SCALE: LoopScale = {
   baseImages: 1200,
   shiftedImages: 900,
-  waves: [400, 150, 300],
-  minNewLabels: 300,
+  waves: [400, 150, 250],
+  minNewLabels: 400,
   cooldownSeconds: 10,
   v1Epochs: 12,
   retrainEpochs: 8,
@@ -50,7 +54,7 @@ export const FAST_SCALE: LoopScale = {
   baseImages: 700,
   shiftedImages: 600,
   waves: [300, 120, 180],
-  minNewLabels: 200,
+  minNewLabels: 300,
   cooldownSeconds: 5,
   v1Epochs: 10,
   retrainEpochs: 6,
@@ -61,7 +65,8 @@ export const FAST_SCALE: LoopScale = {
 
 /**
  * The end-to-end test's scale (test/pipeline-loop.test.ts). It asserts that v2 beats v1 on holdout, so it
- * needs enough shifted labels for that to hold run after run: at 220 labels / 6 epochs it did not always
- * (which items get labeled depends on live traffic timing). Same as `--fast`.
+ * needs enough shifted labels for that to hold run after run: at 220 labels / 6 epochs it did not always.
+ * Each pipeline's snapshot is fixed by the waves and the threshold, and the example trains on its images in
+ * content order (not item-id order), so v1, v2 and v3 are the same models in every run. Same as `--fast`.
  */
 export const TEST_SCALE: LoopScale = FAST_SCALE;

@@ -50,6 +50,27 @@ describe("canary step analysis", () => {
     });
     expect(bad.verdict).toBe("fail");
     expect(bad.agreement).toBe(0.5);
+    expect(bad.reasons.join()).toMatch(/90\.0% upper bound 68\.8%/);
+  });
+
+  it("fails on agreement only when the labels show it is below the bar, not on the noise of a few", () => {
+    const withAgreement = parsePlan({ ...plan, minAgreement: 0.4, minLabels: 15 });
+    const judge = (accepted: number, total: number, p = withAgreement) =>
+      judgeStep(p, {
+        canary: stats({}),
+        primary: stats({}),
+        agreement: { accepted, corrected: total - accepted, total },
+      });
+    // 6 of 16 is 37.5%: below 40%, but a model that agrees half the time shows that one step in four.
+    const noisy = judge(6, 16);
+    expect(noisy.verdict).toBe("pass");
+    expect(noisy.notes.join()).toMatch(/37\.5% \(6\/16\) below 40\.0% but not significantly/);
+    expect(judge(3, 16).verdict).toBe("fail");
+    // With many labels the same share is significant.
+    expect(judge(300, 800).verdict).toBe("fail");
+    // Confidence 0.5 compares the raw share, as plans did before the bound.
+    expect(judge(6, 16, parsePlan({ ...withAgreement, agreementConfidence: 0.5 })).verdict).toBe("fail");
+    expect(() => parsePlan({ agreementConfidence: 1 })).toThrow(/agreementConfidence/);
   });
 
   it("does not judge latency on a handful of requests (a better candidate is not rolled back on p95 noise)", () => {

@@ -1,5 +1,6 @@
 import type { AnalysisPlan } from "../deployments/deployment.js";
 import type { VersionWindowStats } from "../prediction-log/prediction-record.js";
+import { agreementUpperBound, DEFAULT_AGREEMENT_CONFIDENCE } from "./agreement-bound.js";
 
 /** Labelers' votes on one model version's predictions (the data domain's servedAgreement). */
 export interface AgreementCounts {
@@ -54,7 +55,7 @@ export const LATENCY_FLOOR_MS = 1;
 /**
  * Judges one analysis step of a canary against its plan: `wait` until the step has minRequests canary
  * requests; then `fail` if any check fails (error rate, p95 latency relative to the primary in the same
- * window, label agreement once minLabels labels exist), else `pass`.
+ * window, label agreement once minLabels labels exist and its confidence bound is below the bar), else `pass`.
  */
 export function judgeStep(plan: AnalysisPlan, figures: StepFigures): StepAnalysis {
   const { canary, primary, agreement } = figures;
@@ -100,13 +101,21 @@ export function judgeStep(plan: AnalysisPlan, figures: StepFigures): StepAnalysi
 
   if (plan.minAgreement !== undefined) {
     const needed = plan.minLabels ?? 1;
+    const confidence = plan.agreementConfidence ?? DEFAULT_AGREEMENT_CONFIDENCE;
     if (!agreement || agreement.total < needed) {
       notes.push(`agreement not judged: ${agreement?.total ?? 0} of ${needed} labels`);
-    } else if ((agreementRate ?? 0) < plan.minAgreement) {
-      reasons.push(
-        `labelers accepted ${pct(agreementRate ?? 0)} (${agreement.accepted}/${agreement.total}) of its predictions, below ${pct(plan.minAgreement)}`,
-      );
-    } else notes.push(`agreement ${pct(agreementRate ?? 0)} >= ${pct(plan.minAgreement)}`);
+    } else {
+      const upper = agreementUpperBound(agreement.accepted, agreement.total, confidence);
+      const counted = `${pct(agreementRate ?? 0)} (${agreement.accepted}/${agreement.total})`;
+      const bound = `${pct(confidence)} upper bound ${pct(upper)}`;
+      if (upper < plan.minAgreement) {
+        reasons.push(
+          `labelers accepted ${counted} of its predictions, below ${pct(plan.minAgreement)} (${bound})`,
+        );
+      } else if ((agreementRate ?? 0) < plan.minAgreement) {
+        notes.push(`agreement ${counted} below ${pct(plan.minAgreement)} but not significantly (${bound})`);
+      } else notes.push(`agreement ${counted} >= ${pct(plan.minAgreement)}`);
+    }
   }
   return { verdict: reasons.length > 0 ? "fail" : "pass", reasons, notes, ...base };
 }

@@ -51,6 +51,13 @@ export function parsePlan(input: PlanInput = {}, base: AnalysisPlan = DEFAULT_PL
     check(isFiniteIn(plan.minAgreement, 0, 1), "minAgreement", "must be a fraction in [0, 1]");
     plan.minLabels ??= DEFAULT_MIN_LABELS;
   }
+  if (plan.agreementConfidence !== undefined) {
+    check(
+      isFiniteIn(plan.agreementConfidence, 0.5, 0.999),
+      "agreementConfidence",
+      "must be a probability in [0.5, 0.999]",
+    );
+  }
   if (plan.minLabels !== undefined) {
     check(Number.isInteger(plan.minLabels) && plan.minLabels >= 1, "minLabels", "must be a positive integer");
   }

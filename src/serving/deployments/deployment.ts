@@ -32,6 +32,11 @@ export interface AnalysisPlan {
   minAgreement?: number;
   /** Labels needed before agreement counts. */
   minLabels?: number;
+  /**
+   * One-sided confidence that agreement is below minAgreement before it fails a step (Wilson score bound;
+   * default 0.9; 0.5 compares the raw share).
+   */
+  agreementConfidence?: number;
   /** Failed steps after which the canary is rolled back. */
   failureLimit: number;
   /** true: the analysis loop steps, promotes and rolls back by itself; false: only people do. */
