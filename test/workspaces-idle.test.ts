@@ -42,7 +42,7 @@ describe("workspace idle culling and lifetime (real sshd, real ssh)", () => {
     const created = await server.call(
       "POST",
       "/api/v1/workspaces",
-      { name: "idle", resources: { gpus: 2, ...SMALL, memoryMiB: 1024 }, idleTimeout: "4s" },
+      { name: "idle", resources: { gpus: 2, ...SMALL, memoryMiB: 1024 }, idleTimeout: "6s" },
       alice.token,
     );
     expect(created.status, JSON.stringify(created.body)).toBe(201);
@@ -61,9 +61,9 @@ describe("workspace idle culling and lifetime (real sshd, real ssh)", () => {
       "the job to wait for the workspace's GPUs",
     );
     const connection = await connectionOf(server, workspace.id, alice.token);
-    const session = ssh(sshArgs(connection, alice.keyFile, knownHostsFor(connection)), "sleep 9");
+    const session = ssh(sshArgs(connection, alice.keyFile, knownHostsFor(connection)), "sleep 13");
     // Twice the idle timeout with the session open (and nothing running in it): still running.
-    await sleep(8000);
+    await sleep(12_000);
     const during = await showWorkspace(server, workspace.id, alice.token);
     expect(during.state).toBe("running");
     expect((during as WorkspaceView & { sessions: number }).sessions).toBeGreaterThan(0);
@@ -81,26 +81,30 @@ describe("workspace idle culling and lifetime (real sshd, real ssh)", () => {
   }, 60_000);
 
   it("the maximum lifetime is announced on the open terminals, then the workspace stops", async () => {
+    // Its own workspace with a long idle timeout: under load an SSH client can take longer than the first
+    // workspace's 6 s idle timeout to log in, and an idle stop must not pre-empt the lifetime under test.
     const limits = await server.call("PUT", "/api/v1/projects/default/workspace-limits", {
-      maxLifetime: "8s",
+      maxLifetime: "30s",
     });
     expect(limits.status, JSON.stringify(limits.body)).toBe(200);
-    if ((await showWorkspace(server, workspace.id, alice.token)).state !== "stopped") {
-      await server.call("POST", `/api/v1/workspaces/${workspace.id}/stop`, undefined, alice.token);
-      await waitForWorkspace(server, workspace.id, "stopped", alice.token);
-    }
-    const started = await server.call(
+    const created = await server.call(
       "POST",
-      `/api/v1/workspaces/${workspace.id}/start`,
-      undefined,
+      "/api/v1/workspaces",
+      { name: "lifetime", resources: { gpus: 1, ...SMALL, memoryMiB: 1024 }, idleTimeout: "1h" },
       alice.token,
     );
-    expect(started.status, JSON.stringify(started.body)).toBe(200);
-    await waitForWorkspace(server, workspace.id, "running", alice.token);
-    const connection = await connectionOf(server, workspace.id, alice.token);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const lifetime = await waitForWorkspace(
+      server,
+      (created.body as WorkspaceView).id,
+      "running",
+      alice.token,
+      30_000,
+    );
+    const connection = await connectionOf(server, lifetime.id, alice.token);
     const child = spawn(
       "ssh",
-      ["-tt", ...sshArgs(connection, alice.keyFile, knownHostsFor(connection)), "sleep 30"],
+      ["-tt", ...sshArgs(connection, alice.keyFile, knownHostsFor(connection)), "sleep 60"],
       {
         stdio: ["pipe", "pipe", "pipe"],
       },
@@ -113,20 +117,20 @@ describe("workspace idle culling and lifetime (real sshd, real ssh)", () => {
     try {
       await waitFor(
         async () => (terminal.includes("maximum lifetime") ? true : undefined),
-        20_000,
+        40_000,
         "the warning",
       );
     } catch (err) {
-      const shown = await showWorkspace(server, workspace.id, alice.token);
+      const shown = await showWorkspace(server, lifetime.id, alice.token);
       const logs = await server.call("GET", `/api/v1/jobs/${shown.jobId}/logs`);
-      console.log(JSON.stringify(terminal), await auditActions(server, workspace.id), shown, logs.body);
+      console.log(JSON.stringify(terminal), await auditActions(server, lifetime.id), shown, logs.body);
       throw err;
     }
-    expect(terminal).toMatch(/\*\*\* mlops: workspace idle reaches its maximum lifetime/);
-    const stopped = await waitForWorkspace(server, workspace.id, "stopped", alice.token, 20_000);
+    expect(terminal).toMatch(/\*\*\* mlops: workspace lifetime reaches its maximum lifetime/);
+    const stopped = await waitForWorkspace(server, lifetime.id, "stopped", alice.token, 40_000);
     expect(stopped.stateReason).toMatch(/maximum lifetime/);
     await ended;
-    const actions = await auditActions(server, workspace.id);
+    const actions = await auditActions(server, lifetime.id);
     expect(actions).toEqual(expect.arrayContaining(["workspace.idle_warned", "workspace.stopped_lifetime"]));
-  }, 60_000);
+  }, 150_000);
 });

@@ -123,8 +123,11 @@ export async function* followJobLogs(
     if (job.attempt > streamedAttempt) {
       const replicas = await deps.store.replicas(jobId, job.attempt);
       if (options.replicaIndex === "all") {
-        // A gang starts as a whole: once one rank runs, all have been started.
-        if (replicas.some((replica) => replica.state !== "placed")) {
+        // A gang starts as a whole, but its rows are marked started one by one before the job turns
+        // `running`: stream once every rank is marked (or the job moved on), never a partial gang.
+        const marked = replicas.filter((replica) => replica.state !== "placed").length;
+        const settled = marked === replicas.length || job.state === "running" || isTerminal(job.state);
+        if (marked > 0 && settled) {
           const live = attemptLogs(deps, replicas, { follow: true, signal: options.signal });
           for await (const chunk of live) yield { type: "log", attempt: job.attempt, ...chunk };
           streamedAttempt = job.attempt;
