@@ -9,8 +9,9 @@ const LONG = "a".repeat(120);
 
 /**
  * ReDoS: every MLflow LIKE / ILIKE filter (runs, experiments, registered models, model versions, logged
- * models) runs through the linear matcher, so a pathological pattern over a 120-character name answers in
- * well under 100 ms and the server stays responsive.
+ * models) runs through a linear matcher (SQLite's and PostgreSQL's own LIKE where the filter runs in SQL),
+ * so a pathological pattern over a 120-character name answers in milliseconds (under 250 ms at the best
+ * of three calls, allowing for a loaded machine) and the server stays responsive.
  */
 describeEachDatabase("ReDoS: LIKE filters answer in linear time", (kind) => {
   let server: TestServer;
@@ -36,7 +37,7 @@ describeEachDatabase("ReDoS: LIKE filters answer in linear time", (kind) => {
   };
 
   for (const op of ["LIKE", "ILIKE"]) {
-    it(`answers name ${op} '${EVIL}' over a 120-character name in < 100 ms, everywhere`, async () => {
+    it(`answers name ${op} '${EVIL}' over a 120-character name in < 250 ms, everywhere`, async () => {
       const quoted = `'${EVIL}'`;
       const calls: Array<[string, string, unknown?]> = [
         [
@@ -57,11 +58,17 @@ describeEachDatabase("ReDoS: LIKE filters answer in linear time", (kind) => {
       for (const [method, url, body] of calls) {
         // Warm the route once (first-call JIT and connection setup are not what is measured).
         await server.call(method, url, body);
-        const { reply, ms } = await timed(method, url, body);
-        expect(reply.status, `${url}: ${JSON.stringify(reply.body)}`).toBe(200);
-        const found = Object.values(reply.body as Record<string, unknown>).flat();
-        expect(found, url).toEqual([]);
-        expect(ms, url).toBeLessThan(100);
+        // The best of three: a busy CI machine adds pauses of its own (one call took 107 ms there, 7 ms
+        // quiet), while the backtracking this guards against took 44 s on every call.
+        let best = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < 3; i++) {
+          const { reply, ms } = await timed(method, url, body);
+          expect(reply.status, `${url}: ${JSON.stringify(reply.body)}`).toBe(200);
+          const found = Object.values(reply.body as Record<string, unknown>).flat();
+          expect(found, url).toEqual([]);
+          best = Math.min(best, ms);
+        }
+        expect(best, url).toBeLessThan(250);
       }
     });
   }
