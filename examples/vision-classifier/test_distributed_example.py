@@ -4,6 +4,7 @@ trains on two gloo ranks launched with the torchrun environment (what the platfo
 import difflib
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -27,9 +28,24 @@ def read_lines(name):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range, as the platform reserves MASTER_PORT: a port from the ephemeral
+    range (binding port 0) is also the local port of any outgoing connection on this busy machine, and one
+    taken before rank 0 binds it can leave the rendezvous waiting instead of failing."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(20000, low) if low > 20100 else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def clean_env(extra) -> dict:

@@ -19,8 +19,9 @@ function unittest(cwd: string, args: string[]): Promise<{ code: number; output: 
     }
     execFile(
       PYTHON,
-      ["-m", "unittest", "discover", ...args],
-      { cwd, env, timeout: 120_000 },
+      // -v names each test as it starts, so a run killed at the timeout still shows which one hung.
+      ["-m", "unittest", "discover", "-v", ...args],
+      { cwd, env, timeout: 240_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         resolve({ code, output: `${stdout}${stderr}` });
@@ -34,7 +35,7 @@ describe("python unit tests", () => {
     const { code, output } = await unittest(path.resolve("sdk/python"), ["-s", "tests", "-t", "."]);
     expect(output).toMatch(/Ran \d+ tests/);
     expect(code, output).toBe(0);
-  });
+  }, 300_000);
 
   it("examples/vision-classifier passes", async () => {
     const { code, output } = await unittest(path.resolve("examples/vision-classifier"), [
@@ -45,5 +46,5 @@ describe("python unit tests", () => {
     ]);
     expect(output).toMatch(/Ran \d+ tests/);
     expect(code, output).toBe(0);
-  });
+  }, 300_000);
 });
