@@ -231,7 +231,10 @@ describePostgres("two control planes on one PostgreSQL schema", () => {
       }
       expect(final.replicas.filter((r) => r.state !== "ended")).toEqual([]);
     }
-    expect(finals.filter((f) => f.job.state === "succeeded").length).toBe(finals.length);
+    const unsuccessful = finals
+      .filter((f) => f.job.state !== "succeeded")
+      .map((f) => ({ job: f.job.name, state: f.job.state, reason: f.job.stateReason, replicas: f.replicas }));
+    expect(unsuccessful).toEqual([]);
     // No device was ever used by two replicas at overlapping times.
     const uses = finals.flatMap((f) =>
       f.replicas.map((r) => ({ gpu: r.gpuUuids[0], from: r.startedAt!, to: r.endedAt! })),

@@ -35,6 +35,14 @@ def model_json(classes: list[str], image_size: int) -> dict:
     }
 
 
+def exporter_opset() -> int:
+    """The opset to ask for. PyTorch's default exporter since 2.9 (dynamo-based) implements opset 18 and later
+    only: asked for an older one, it tries a down-conversion that fails on this graph and keeps 18 anyway,
+    printing a traceback. Older PyTorch keeps ONNX_OPSET. The platform's onnxruntime serves both."""
+    major, minor = (int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+    return 18 if (major, minor) >= (2, 9) else ONNX_OPSET
+
+
 def export_onnx(model: SmallCNN, image_size: int, path: str) -> None:
     model.eval()
     dummy = torch.zeros(1, 3, image_size, image_size)
@@ -46,9 +54,33 @@ def export_onnx(model: SmallCNN, image_size: int, path: str) -> None:
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-            opset_version=ONNX_OPSET,
+            opset_version=exporter_opset(),
             do_constant_folding=True,
         )
+    inline_external_data(path)
+
+
+def inline_external_data(path: str) -> None:
+    """Makes ``path`` one self-contained file. Newer PyTorch exporters (the dynamo-based default since 2.9)
+    write the weights next to the graph (``model.onnx.data``); the platform serves ``model.onnx`` alone,
+    and a model this small (well under ONNX's 2 GB protobuf limit) needs no external data."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    graph_only = onnx.load(path, load_external_data=False)
+    files = set()
+    for tensor in graph_only.graph.initializer:
+        if uses_external_data(tensor):
+            files.update(entry.value for entry in tensor.external_data if entry.key == "location")
+    if not files:
+        return
+    model = onnx.load(path)  # reads the external data from the same directory
+    onnx.save_model(model, path, save_as_external_data=False)
+    directory = os.path.dirname(os.path.abspath(path))
+    for name in files:
+        data = os.path.normpath(os.path.join(directory, name))
+        if os.path.dirname(data) == directory and os.path.exists(data):
+            os.remove(data)
 
 
 def verify_onnx(path: str, model: SmallCNN, batch: torch.Tensor, tolerance: float = 1e-3) -> float:

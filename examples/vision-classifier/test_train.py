@@ -114,6 +114,23 @@ class TrainingExampleTest(unittest.TestCase):
                              .permute(2, 0, 1).unsqueeze(0))[0].numpy()
         np.testing.assert_array_equal(tensor, expected)
 
+    def test_weights_written_next_to_the_graph_are_folded_into_one_file(self):
+        # Newer PyTorch exporters write model.onnx + model.onnx.data; the platform serves model.onnx alone.
+        import onnx
+
+        from export import inline_external_data
+
+        with tempfile.TemporaryDirectory() as tmp:
+            single = os.path.join(self.v1_out, "model", "model.onnx")
+            split = os.path.join(tmp, "model.onnx")
+            onnx.save_model(onnx.load(single), split, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location="model.onnx.data", size_threshold=0)
+            self.assertEqual(sorted(os.listdir(tmp)), ["model.onnx", "model.onnx.data"])
+            inline_external_data(split)
+            self.assertEqual(os.listdir(tmp), ["model.onnx"])
+            batch = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+            np.testing.assert_allclose(onnx_runner.load(split)(batch), onnx_runner.load(single)(batch), atol=1e-6)
+
     def test_onnx_output_matches_torch_for_any_batch_size(self):
         model_dir = os.path.join(self.v1_out, "model")
         model = model_from_checkpoint(load_checkpoint(os.path.join(model_dir, "checkpoint.pt"))).eval()

@@ -39,12 +39,23 @@ const ACTOR = "scheduler";
 export class JobExecutor {
   private readonly watched = new Set<string>();
   private readonly stopping = new Set<string>();
+  /** Jobs this process is starting right now: a reconcile (the lease regained after a pause) leaves them be. */
+  private readonly launching = new Set<string>();
   private readonly tokens = new Map<string, string>();
 
   constructor(private readonly deps: JobExecutorDeps) {}
 
   /** Starts a job the caller has just claimed (state `scheduled`). */
   async launch(jobId: string): Promise<void> {
+    this.launching.add(jobId);
+    try {
+      await this.launchClaimed(jobId);
+    } finally {
+      this.launching.delete(jobId);
+    }
+  }
+
+  private async launchClaimed(jobId: string): Promise<void> {
     const { store, transitions } = this.deps;
     const job = await store.getJob(jobId);
     if (job?.state !== "scheduled") return;
@@ -226,6 +237,7 @@ export class JobExecutor {
     for (const job of await this.deps.store.activeJobs()) {
       const replicas = await this.deps.store.replicas(job.id, job.attempt);
       for (const replica of replicas) claimed.add(replica.replicaId);
+      if (this.launching.has(job.id)) continue; // its start, in flight here, records how it went
       await this.reconcileJob(job, replicas, statuses);
     }
     for (const [replicaId, status] of statuses) {
@@ -236,10 +248,28 @@ export class JobExecutor {
   }
 
   private async reconcileJob(job: Job, replicas: JobReplica[], statuses: Map<string, ReplicaStatus>) {
-    const known = replicas.filter((replica) => statuses.has(replica.replicaId) || replica.state === "ended");
+    // A replica the runtime knows never ran (its launcher died first) counts as one it never heard of.
+    const started = (replica: JobReplica) => {
+      const status = statuses.get(replica.replicaId);
+      return status !== undefined && status.exit?.neverStarted !== true;
+    };
+    const known = replicas.filter((replica) => started(replica) || replica.state === "ended");
     if (job.state === "scheduled" && known.length < replicas.length) {
-      // The control plane stopped between the claim and the start of every replica: start over.
-      for (const replica of known) if (!statuses.get(replica.replicaId)?.exit) this.stop(replica.replicaId);
+      // The control plane stopped between the claim and the start of every replica: start over. The
+      // same attempt is placed again, so its replicas' records must be gone first (a replica id starts once).
+      for (const replica of replicas) {
+        const status = statuses.get(replica.replicaId);
+        if (!status) continue;
+        if (!status.exit) {
+          await this.deps.runtime.stop(replica.replicaId).catch((err: Error) => {
+            this.deps.log("warn", "could not stop a replica", {
+              replicaId: replica.replicaId,
+              error: err.message,
+            });
+          });
+        }
+        await this.forget([replica.replicaId]);
+      }
       await this.deps.transitions.apply(job, "queued", "control plane restarted before the job started", {
         actor: ACTOR,
         releaseHolds: true,

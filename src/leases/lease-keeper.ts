@@ -15,10 +15,14 @@ export interface LeaseKeeperOptions {
 
 /**
  * Keeps trying to hold one lease: renews it every ttl/3 while held, retries at the same pace while not.
- * `isHeld()` is what background loops check before each unit of work.
+ * `isHeld()` is what background loops check before each unit of work. It also answers false once the
+ * last successful renewal is older than the TTL (counted from when that renewal was sent): a process
+ * that was paused (a blocked event loop, a slow database) must not act on a lease that another process
+ * may have taken meanwhile, even before its next renewal tells it so.
  */
 export class LeaseKeeper {
   private held = false;
+  private validUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly now: () => number;
@@ -28,7 +32,7 @@ export class LeaseKeeper {
   }
 
   isHeld(): boolean {
-    return this.held && !this.stopped;
+    return this.held && !this.stopped && this.now() < this.validUntil;
   }
 
   start(): void {
@@ -49,12 +53,14 @@ export class LeaseKeeper {
   async tick(): Promise<boolean> {
     const { store, name, holder, ttlMs } = this.options;
     let ok = false;
+    const sentAt = this.now();
     try {
-      ok = await store.tryAcquire(name, holder, ttlMs, this.now());
+      ok = await store.tryAcquire(name, holder, ttlMs, sentAt);
     } catch (err) {
       this.options.log?.("lease renewal failed", { lease: name, error: (err as Error).message });
     }
     if (this.stopped) return false;
+    if (ok) this.validUntil = sentAt + ttlMs;
     if (ok && !this.held) {
       this.held = true;
       this.options.log?.("lease acquired", { lease: name, holder });

@@ -100,6 +100,12 @@ export interface ReplicaExit {
   durationMs: number;
   /** Detail for humans: why it was lost, or why it could not start. */
   message?: string;
+  /**
+   * The runtime is certain the workload never ran: the control plane that launched the replica ended
+   * before the replica started, and the runtime made sure it never will. A job whose start was not yet
+   * recorded then goes back to the queue at no retry cost.
+   */
+  neverStarted?: boolean;
 }
 
 export interface Endpoint {

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import atexit
 import datetime
+import os
 import random
+import warnings
 from typing import Any, Mapping, Optional, Union
 
 import torch
@@ -210,6 +212,16 @@ def _gpu_for(env: RankEnv) -> torch.device:
     return torch.device("cuda", 0 if count <= 1 else env.local_rank % count)
 
 
+def _ranks_share_a_gpu(env: RankEnv, environ: Optional[Mapping[str, str]] = None) -> bool:
+    """True when this node's ranks cannot each have a GPU of their own: every rank sees the same GPUs (no
+    CUDA_VISIBLE_DEVICES per rank, as the platform sets) and there are fewer of them than ranks on the node.
+    NCCL refuses two ranks on one GPU ("Duplicate GPU detected"), so ``prepare`` then uses gloo."""
+    visible = (environ if environ is not None else os.environ).get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() != "":
+        return False  # the launcher chose this rank's GPUs
+    return env.local_world_size > torch.cuda.device_count()
+
+
 def _init_process_group(env: RankEnv, backend: str, timeout_s: Optional[float]) -> None:
     if _td.is_initialized():
         return  # the script (or a launcher) joined already
@@ -301,7 +313,8 @@ def prepare(
     """Returns ``(model, loader)`` ready for data-parallel training on this rank.
 
     - Joins the process group from the environment (``env://``): NCCL when the model is on a GPU, else gloo
-      (``backend`` overrides).
+      (``backend`` overrides). When the node's ranks would have to share a GPU (more ranks than GPUs, and
+      no CUDA_VISIBLE_DEVICES per rank), NCCL cannot run them: gloo is used, with a warning.
     - GPU: moves the model to this rank's GPU (cuda:0 when CUDA_VISIBLE_DEVICES holds one device, else
       cuda:LOCAL_RANK) and makes it the current device, so ``.to("cuda")`` in the script lands there.
     - Seeds Python, NumPy and PyTorch with ``seed`` on every rank (DDP also copies rank 0's weights).
@@ -319,6 +332,14 @@ def prepare(
         return model, (_shard_loader(loader, env, seed) if loader is not None else None)
     on_gpu = _model_device(model).type == "cuda" and torch.cuda.is_available()
     chosen = backend or ("nccl" if on_gpu else "gloo")
+    if chosen == "nccl" and backend is None and _ranks_share_a_gpu(env, environ):
+        warnings.warn(
+            f"{env.local_world_size} ranks on this node share {torch.cuda.device_count()} GPU(s); NCCL needs one "
+            "GPU per rank, so the ranks communicate over gloo (slower). Ask for one GPU per rank "
+            "(--gpus-per-node equal to --procs-per-node) to use NCCL.",
+            stacklevel=2,
+        )
+        chosen = "gloo"
     device_ids = None
     if on_gpu:
         device = _gpu_for(env)

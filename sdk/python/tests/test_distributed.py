@@ -193,6 +193,21 @@ class PrepareTest(unittest.TestCase):
         with mock.patch("torch.cuda.device_count", return_value=4):  # the rank sees every GPU of its node
             self.assertEqual(self.dist._gpu_for(RankEnv(rank=6, local_rank=2, world_size=8)), torch.device("cuda", 2))
 
+    def test_ranks_that_would_share_a_gpu_do_not_get_nccl(self):
+        from unittest import mock
+
+        from mlops_sdk import RankEnv
+
+        two_on_node = RankEnv(rank=1, local_rank=1, world_size=2, local_world_size=2)
+        with mock.patch("torch.cuda.device_count", return_value=1):
+            # Both ranks see the node's one GPU: NCCL would refuse ("Duplicate GPU detected").
+            self.assertTrue(self.dist._ranks_share_a_gpu(two_on_node, {}))
+            # The platform sets one GPU per rank: each sees one, and they differ.
+            self.assertFalse(self.dist._ranks_share_a_gpu(two_on_node, {"CUDA_VISIBLE_DEVICES": "1"}))
+        with mock.patch("torch.cuda.device_count", return_value=2):
+            self.assertFalse(self.dist._ranks_share_a_gpu(two_on_node, {}))
+            self.assertTrue(self.dist._ranks_share_a_gpu(RankEnv(rank=0, world_size=3, local_world_size=3), {"CUDA_VISIBLE_DEVICES": " "}))
+
     def test_loaders_it_cannot_shard_are_refused(self):
         from torch.utils.data import IterableDataset, WeightedRandomSampler
 

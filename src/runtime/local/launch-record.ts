@@ -4,6 +4,7 @@ import { type CgroupLayout, createReplicaCgroup } from "./cgroups.js";
 import { launchCommand } from "./launch-command.js";
 import type { ResolvedOptions } from "./local-runtime-options.js";
 import type { LaunchRecord } from "./replica-state.js";
+import { readProcStat } from "./proc.js";
 import { LAUNCHER_ENV } from "./sandbox.js";
 
 export interface LaunchRecordInput {
@@ -96,6 +97,7 @@ export function buildLaunchRecord(input: LaunchRecordInput): LaunchRecord {
     cgroupDirs: cgroup?.dirs ?? [],
     envFile,
     createdAt: new Date().toISOString(),
+    launcher: { pid: process.pid, startTicks: readProcStat(process.pid)?.startTicks ?? null },
     kind,
     volumes: (spec.volumes ?? []).map((volume) => volume.name),
     gpuDeviceIndices,

@@ -313,7 +313,12 @@ export class LocalRuntime implements Runtime {
     this.store.writeStop(replicaId, graceMs);
     const started = Date.now();
     let proc = this.store.process(replicaId);
-    while (proc === null && this.store.exit(replicaId) === null && Date.now() - started < START_GRACE_MS) {
+    // inspect(): a launch abandoned by a control plane that is gone is settled at once (never started).
+    while (
+      proc === null &&
+      this.inspect(replicaId).exit === undefined &&
+      Date.now() - started < START_GRACE_MS
+    ) {
       await sleep(20); // still starting: the supervisor installs its SIGTERM handler before it reports
       proc = this.store.process(replicaId);
     }
@@ -467,10 +472,23 @@ export class LocalRuntime implements Runtime {
     }
     if (!proc && !supervisorGone) {
       const child = this.children.get(replicaId);
-      const starting = child
-        ? child.exitCode === null && child.signalCode === null
-        : this.store.launchAgeMs(replicaId, Date.now()) < START_GRACE_MS;
-      if (starting) return { ...base, ...known, state: "starting" };
+      if (child) {
+        if (child.exitCode === null && child.signalCode === null)
+          return { ...base, ...known, state: "starting" };
+      } else {
+        // Launched by another control-plane process (an earlier one, or a peer during a lease handover).
+        const young = this.store.launchAgeMs(replicaId, Date.now()) < START_GRACE_MS;
+        const launcher = launch.launcher;
+        const launcherAlive = launcher ? isProcessAlive(launcher.pid, launcher.startTicks) : young;
+        if (launcherAlive && young) return { ...base, ...known, state: "starting" };
+        // Its launcher is gone (or stuck): take the claim so that no supervisor can still start it.
+        if (this.store.claim(replicaId, `abandoned: found by control-plane process ${process.pid}`)) {
+          const exit = this.markNeverStarted(replicaId, launch);
+          return { ...base, ...known, state: "lost", exit };
+        }
+        // A supervisor holds the claim: it is starting the workload now.
+        if (young) return { ...base, ...known, state: "starting" };
+      }
     }
     // The supervisor may have written its record and exited between the two reads above.
     const late = this.store.exit(replicaId);
@@ -493,6 +511,22 @@ export class LocalRuntime implements Runtime {
       startedAt: proc?.startedAt ?? launch.createdAt,
       endedAt: now,
       message,
+    };
+    this.store.writeExit(replicaId, record);
+    removeReplicaCgroup(launch.cgroupDirs ?? []);
+    return toReplicaExit(replicaId, record, launch);
+  }
+
+  private markNeverStarted(replicaId: string, launch: LaunchRecord): ReplicaExit {
+    const now = new Date().toISOString();
+    const record = {
+      exitCode: null,
+      signal: null,
+      end: "lost" as const,
+      startedAt: launch.createdAt,
+      endedAt: now,
+      message: "never started: the control plane that launched it ended before its supervisor ran",
+      neverStarted: true,
     };
     this.store.writeExit(replicaId, record);
     removeReplicaCgroup(launch.cgroupDirs ?? []);

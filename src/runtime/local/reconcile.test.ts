@@ -122,3 +122,81 @@ describe.each(["bubblewrap", "none"] as const)("after a control-plane crash (san
     await runtime.close();
   });
 });
+
+/**
+ * A control plane killed between writing a replica's launch record and starting its supervisor: the
+ * supervisors here are held at a gate (a stand-in for `node` that waits for a file), so the test decides
+ * which of them started before the crash.
+ */
+describe("a launch whose control plane died before its supervisor ran", () => {
+  it("is settled at once as never started, and a supervisor that comes late does not run it", async () => {
+    layout = makeLayout("abandoned-");
+    const gate = path.join(layout.root, "gated-node.sh");
+    // The supervisor's environment is empty: absolute paths only. "$2" is the replica's state dir.
+    writeFileSync(
+      gate,
+      `#!/bin/sh\nwhile [ ! -e "$2.go" ]; do /bin/sleep 0.05; done\nexec ${process.execPath} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const marker = (name: string) => path.join(layout!.root, `${name}.ran`);
+    const script = path.join(layout.root, "control-plane.mts");
+    const specs = ["claimed", "abandoned"].map((name) => ({
+      jobId: name,
+      attempt: 0,
+      replicaIndex: 0,
+      command: ["/bin/sh", "-c", `echo ran > ${marker(name)}`],
+      env: {},
+      resources: { cpu: 1, memoryMiB: 512, gpus: 0 },
+      timeoutSeconds: null,
+    }));
+    for (const { jobId } of specs) jobDir(layout, jobId);
+    writeFileSync(
+      script,
+      `import { LocalRuntime } from ${JSON.stringify(RUNTIME_MODULE)};
+const runtime = await LocalRuntime.create(${JSON.stringify({ stateDir: layout.stateDir, logDir: layout.logDir, jobsDir: layout.jobsDir, volumesDir: layout.volumesDir, sandbox: "none", nodePath: gate })});
+for (const spec of ${JSON.stringify(specs)}) void runtime.start(spec);
+setInterval(() => {}, 1000);
+`,
+    );
+    const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: REPO, stdio: "inherit" });
+    const replicaDir = (name: string) => path.join(layout!.stateDir, "replicas", `${name}.a0.r0`);
+    const until = async (what: string, ready: () => boolean) => {
+      for (let waited = 0; !ready(); waited += 50) {
+        if (waited > 30_000) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await until("both launch records", () =>
+      ["claimed", "abandoned"].every((name) => existsSync(path.join(replicaDir(name), "launch.json"))),
+    );
+    // One supervisor gets going before the crash; the other is still at the gate when it comes.
+    writeFileSync(`${replicaDir("claimed")}.go`, "");
+    await until("the first supervisor to start", () =>
+      existsSync(path.join(replicaDir("claimed"), "process.json")),
+    );
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+
+    const runtime = await createRuntime(layout, { sandbox: "none" });
+    const started = Date.now();
+    const statuses = new Map((await runtime.reconcile()).map((status) => [status.jobId, status]));
+    expect(statuses.get("abandoned")).toMatchObject({
+      state: "lost",
+      exit: { end: "lost", neverStarted: true, message: expect.stringMatching(/never started/) },
+    });
+    // Settled from the records, not after the start grace period (15 s).
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(statuses.get("claimed")?.exit?.neverStarted).toBeUndefined();
+    expect(await runtime.wait(`claimed.a0.r0`)).toMatchObject({ end: "exited", exitCode: 0 });
+    expect(readFileSync(marker("claimed"), "utf8")).toBe("ran\n");
+
+    // The late supervisor finds the launch claimed and leaves without running the workload.
+    writeFileSync(`${replicaDir("abandoned")}.go`, "");
+    await until("the late supervisor to leave", () => processesWithArg(replicaDir("abandoned")).length === 0);
+    expect(existsSync(marker("abandoned"))).toBe(false);
+    expect(await runtime.stop("abandoned.a0.r0")).toMatchObject({ end: "lost", neverStarted: true });
+    await runtime.remove("abandoned.a0.r0");
+    await runtime.close();
+  }, 60_000);
+});

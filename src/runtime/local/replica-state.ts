@@ -7,7 +7,10 @@ import type { Endpoint, ReplicaEnd, ReplicaExit, WorkloadKind } from "../runtime
 /**
  * The local runtime's per-replica records on disk, `<stateDir>/replicas/<replicaId>/`:
  * - launch.json  written by the runtime before the supervisor starts (mode 0600: it holds the values
- *                masked in logs);
+ *                masked in logs), naming the control-plane process that launches it;
+ * - claim        created exclusively (O_EXCL) by whoever decides the launch's fate first: the supervisor
+ *                as it starts, or a later control plane that found the launcher gone before any
+ *                supervisor ran (the launch is then abandoned, and a supervisor started late exits);
  * - env.sh       the job's environment script, bound read-only into the sandbox (see sandbox.ts);
  * - passwd, group the login user's account files, when the spec has `user` (see login-user.ts);
  * - process.json written by the supervisor once the workload runs (pids and /proc start times);
@@ -38,6 +41,9 @@ export interface LaunchRecord {
   /** The job's env script (holds its token), removed when the replica has ended. */
   envFile?: string;
   createdAt: string;
+  /** The control-plane process writing this record (pid and /proc start time): while it lives, a
+   * replica without a supervisor yet may still get one. Absent in records of older versions. */
+  launcher?: { pid: number; startTicks: number | null };
   kind?: WorkloadKind;
   /** Where the replica's ports are reachable (returned by reconcile after a restart). */
   endpoints?: Record<string, Endpoint>;
@@ -65,6 +71,8 @@ export interface ExitRecord {
   startedAt: string;
   endedAt: string;
   message?: string;
+  /** The launch was abandoned before any supervisor ran it (see `claim`). */
+  neverStarted?: boolean;
 }
 
 export class ReplicaStateStore {
@@ -127,6 +135,20 @@ export class ReplicaStateStore {
         .slice(-2000);
     } catch {
       return "";
+    }
+  }
+
+  /**
+   * Takes the replica's one-time claim (see the file list above); false when someone already holds it.
+   * The supervisor script takes the same file with the same exclusive create.
+   */
+  claim(replicaId: string, by: string): boolean {
+    try {
+      writeFileSync(path.join(this.dir(replicaId), "claim"), by, { flag: "wx", mode: 0o600 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
     }
   }
 
@@ -193,5 +215,6 @@ export function toReplicaExit(
     endedAt: record.endedAt,
     durationMs: Math.max(0, Date.parse(record.endedAt) - Date.parse(record.startedAt)),
     ...(record.message ? { message: record.message } : {}),
+    ...(record.neverStarted ? { neverStarted: true } : {}),
   };
 }

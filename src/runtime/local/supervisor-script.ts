@@ -12,7 +12,8 @@
  * (tsx) and in the built package alike, with no loader; it is written to the runtime's state dir as a
  * .cjs file (readable in `ps`). It uses nothing but Node's standard library.
  *
- * Protocol: reads launch.json {argv, env, cwd, stdoutPath, stderrPath, timeoutMs, graceMs,
+ * Protocol: takes the replica's claim file (exclusive create; exits at once when a control plane took it
+ * first: the launch was abandoned); reads launch.json {argv, env, cwd, stdoutPath, stderrPath, timeoutMs, graceMs,
  * spareLeaderOnTerm, maskValues, cgroupDirs, envFile}; prints one JSON line {"pid": N} on stdout once the
  * workload runs; on SIGTERM reads stop.json {graceMs} and stops the workload (SIGTERM to the group,
  * SIGKILL after the grace).
@@ -29,6 +30,14 @@ const { spawn } = require("node:child_process");
 
 const dir = process.argv[2];
 const launch = JSON.parse(fs.readFileSync(path.join(dir, "launch.json"), "utf8"));
+// The launch's one-time claim: a control plane that found this launch abandoned (its launcher gone
+// before any supervisor ran) holds it already, and has recorded that the replica never started.
+try {
+  fs.writeFileSync(path.join(dir, "claim"), "supervisor " + process.pid, { flag: "wx", mode: 0o600 });
+} catch (error) {
+  if (error.code === "EEXIST") process.exit(0);
+  throw error;
+}
 const startedAt = new Date().toISOString();
 let pgid = 0;
 let end = null;
