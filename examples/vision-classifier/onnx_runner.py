@@ -111,8 +111,19 @@ class NumpyOnnxModel:
             return ins[0] @ ins[1]
         if op == "Add":
             return ins[0] + ins[1]
+        if op == "ReduceMean":
+            # Opset 18 moved `axes` from an attribute to an optional second input.
+            axes = ins[1] if len(ins) > 1 and ins[1] is not None else a.get("axes")
+            if axes is None or len(axes) == 0:
+                if a.get("noop_with_empty_axes", 0):
+                    return ins[0]
+                axes = range(ins[0].ndim)
+            return ins[0].mean(axis=tuple(int(i) for i in axes), keepdims=bool(a.get("keepdims", 1)))
         if op == "Reshape":
-            return ins[0].reshape([int(s) for s in ins[1]])
+            shape = [int(s) for s in ins[1]]
+            if not a.get("allowzero", 0):  # 0 = keep that input dimension
+                shape = [ins[0].shape[i] if s == 0 else s for i, s in enumerate(shape)]
+            return ins[0].reshape(shape)
         if op == "Identity":
             return ins[0]
         if op == "Constant":

@@ -173,5 +173,18 @@ class TrainingExampleTest(unittest.TestCase):
         self.assertEqual(summary["lr"], 0.0005)
 
 
+class ModernExportTest(unittest.TestCase):
+    def test_numpy_runner_runs_what_pytorch_2_11_exports(self):
+        # The model PyTorch 2.11 trained and exported on a GPU (opset 18: ReduceMean with axes as an input,
+        # Reshape with allowzero), checked against the logits PyTorch computed there.
+        fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "fixtures",
+                               "models", "torch-2.11-classifier")
+        with open(os.path.join(fixture, "expected.json")) as f:
+            expected = np.array(json.load(f)["logits"], dtype=np.float32)
+        x = (np.sin(np.arange(2 * 3 * 32 * 32)) * 0.5).astype(np.float32).reshape(2, 3, 32, 32)
+        actual = onnx_runner.NumpyOnnxModel(os.path.join(fixture, "model.onnx")).run(x)
+        np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
 if __name__ == "__main__":
     unittest.main()
